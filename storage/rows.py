@@ -1,0 +1,64 @@
+"""SpanRecord <-> storage row (pure). JSON-typed columns are stored as compact JSON strings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from .record import SpanRecord
+
+# Columns written on insert, in order. ``duration_ms`` is derived; ``ingested_at`` has a default.
+SPAN_COLUMNS: tuple[str, ...] = (
+    "project", "trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message",
+    "start_time", "end_time", "duration_ms", "time_to_first_token_ms",
+    "service", "environment", "release", "tenant", "user", "session", "tags", "metadata",
+    "provider", "model", "request_model", "operation", "params", "finish_reason", "prompt_name",
+    "prompt_version", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "reasoning_tokens", "cost_usd", "cost_input_usd", "cost_output_usd", "cost_cache_usd",
+    "reported_cost_usd", "cost_source", "input_messages", "output_messages", "input_text", "output_text",
+    "redacted", "attributes", "resource", "scope", "events", "links", "convention",
+)
+JSON_COLUMNS = frozenset({"metadata", "params", "input_messages", "output_messages", "attributes",
+                          "resource", "events", "links"})
+_RECORD_FIELD = {"start_time": "start_time_ns", "end_time": "end_time_ns"}
+_UINT32_MAX = 2**32 - 1
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def record_to_row(record: SpanRecord) -> list[Any]:
+    row: list[Any] = []
+    for column in SPAN_COLUMNS:
+        value = getattr(record, _RECORD_FIELD.get(column, column))
+        if column in JSON_COLUMNS:
+            value = dumps(list(value) if isinstance(value, tuple) else value)
+        elif column == "tags":
+            value = list(value)
+        elif column == "redacted":
+            value = int(value)
+        elif column.endswith("_tokens"):
+            value = min(max(int(value), 0), _UINT32_MAX)
+        row.append(value)
+    return row
+
+
+# Read side: times come back as integer nanoseconds (start_time_ns, end_time_ns) so nothing is lost.
+# The aliases differ from the column names so WHERE clauses still see the DateTime64 columns.
+SELECT_COLUMNS: tuple[str, ...] = tuple(
+    f"toUnixTimestamp64Nano({c}) AS {c}_ns" if c in ("start_time", "end_time") else f"`{c}`" for c in SPAN_COLUMNS
+)
+
+
+def row_to_dict(column_names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """A stored row as a plain dict, JSON columns decoded, times as integer nanoseconds."""
+    out: dict[str, Any] = {}
+    for name, value in zip(column_names, row):
+        if name in JSON_COLUMNS:
+            try:
+                value = json.loads(value) if value else ({} if name in ("metadata", "params", "attributes", "resource") else [])
+            except ValueError:
+                value = None
+        out[name] = value
+    return out
