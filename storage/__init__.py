@@ -4,7 +4,7 @@
 (``http(s)://user:pass@host:8123/db``) and applies migrations.
 """
 
-from .errors import ConfigError, QueryError, StorageError, UnavailableError
+from .errors import ConfigError, InvalidQueryError, QueryError, StorageError, UnavailableError
 from .queries import SpanFilter
 from .record import SpanRecord
 from .store import ApiKey, MetricsRow, Store, hash_key
@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_STORAGE_URL",
     "ApiKey",
     "ConfigError",
+    "InvalidQueryError",
     "MetricsRow",
     "QueryError",
     "SpanFilter",

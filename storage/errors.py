@@ -3,7 +3,8 @@
     StorageError
     ├── ConfigError        a storage URL that cannot work (says how to fix it)
     ├── UnavailableError   the engine cannot be opened or reached
-    └── QueryError         a statement failed
+    ├── QueryError         a statement failed
+    └── InvalidQueryError  a caller's argument cannot be used (bad cursor, unknown group_by)
 """
 
 
@@ -20,4 +21,8 @@ class UnavailableError(StorageError):
 
 
 class QueryError(StorageError):
+    pass
+
+
+class InvalidQueryError(StorageError, ValueError):
     pass

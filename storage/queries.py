@@ -11,7 +11,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import QueryError
+from .errors import InvalidQueryError
 from .rows import SELECT_COLUMNS
 
 MAX_LIMIT = 1000
@@ -70,7 +70,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         time_part, key = raw.split(":", 1)
         return int(time_part), key
     except (ValueError, UnicodeDecodeError) as exc:
-        raise QueryError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page") from exc
+        raise InvalidQueryError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page") from exc
 
 
 def _limit(limit: int) -> int:
@@ -148,7 +148,7 @@ LIMIT {{limit:UInt32}}"""
 
 def metrics(project: str, f: SpanFilter, step_s: int, group_by: str | None) -> tuple[str, dict[str, Any]]:
     if group_by and group_by not in GROUP_BY_COLUMNS:
-        raise QueryError(f"group_by must be one of {', '.join(sorted(GROUP_BY_COLUMNS))}, got {group_by!r}")
+        raise InvalidQueryError(f"group_by must be one of {', '.join(sorted(GROUP_BY_COLUMNS))}, got {group_by!r}")
     clauses, params = _where(project, f)
     params["step"] = int(step_s)
     group_expr = f"toString(`{GROUP_BY_COLUMNS[group_by]}`)" if group_by else "''"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from . import queries
-from .errors import QueryError, StorageError, UnavailableError
+from .errors import InvalidQueryError, QueryError, StorageError, UnavailableError
 from .migrate import SCHEMA_TABLE_DDL, load_migrations
 from .record import SpanRecord
 from .rows import SPAN_COLUMNS, record_to_row, row_to_dict
@@ -219,7 +219,7 @@ class Store:
         """Create an API key and return it; only its hash is stored, so it cannot be shown again."""
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
-            raise QueryError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}, got {list(scopes)}")
+            raise InvalidQueryError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}, got {list(scopes)}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         self._insert(
             "api_keys",

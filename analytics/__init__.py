@@ -1,0 +1,1 @@
+"""tracehouse analytics: failure-mode clustering and drift jobs (load -> compute -> save)."""

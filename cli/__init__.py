@@ -1,0 +1,1 @@
+"""tracehouse command line: serve, dashboard, demo, up."""

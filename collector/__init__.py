@@ -1,0 +1,1 @@
+"""tracehouse collector: OTLP ingest, normalization, pricing, storage writes and the query API."""

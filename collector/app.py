@@ -1,0 +1,226 @@
+"""The collector's FastAPI app, built by ``create_app(settings, store)`` (no globals, no import-time I/O).
+
+Routes speak protocol only: status codes, content types, auth. Decoding, normalization and storage run off
+the event loop; errors map to HTTP status in ``_error_handlers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from tracehouse.storage import InvalidQueryError, SpanFilter, StorageError, Store
+
+from . import serialize
+from .auth import Authenticator, AuthError, Principal
+from .normalize import normalize
+from .otlp import DecodeError, decode_traces
+from .pricing import price
+from .protocol import ProtocolError, body_format, decompress, export_response, status_body
+from .settings import Settings
+from .timefmt import parse_time
+
+logger = logging.getLogger("tracehouse.collector")
+DAY_NS = 24 * 3600 * 1_000_000_000
+INTERVALS = {"minute": 60, "hour": 3600, "day": 86400}
+RETRY_AFTER_S = "5"
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class KeyIn(BaseModel):
+    scopes: list[str] = Field(default_factory=lambda: ["ingest", "read"])
+
+
+class ScoreIn(BaseModel):
+    trace_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    span_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
+    name: str = Field(min_length=1, max_length=200)
+    value: float
+    comment: str | None = Field(default=None, max_length=10_000)
+    source: str | None = Field(default=None, max_length=100)
+
+
+def _time_range(start: str | None, end: str | None) -> tuple[int, int]:
+    try:
+        end_ns = parse_time(end) if end else time.time_ns() + 60 * 1_000_000_000
+        start_ns = parse_time(start) if start else end_ns - DAY_NS
+    except ValueError as exc:
+        raise InvalidQueryError(str(exc)) from exc
+    if start_ns >= end_ns:
+        raise InvalidQueryError("start must be before end")
+    return start_ns, end_ns
+
+
+def _pick_interval(interval: str | None, start_ns: int, end_ns: int) -> tuple[str, int]:
+    if interval:
+        if interval not in INTERVALS:
+            raise InvalidQueryError(f"interval must be one of {', '.join(INTERVALS)}")
+        return interval, INTERVALS[interval]
+    span_s = (end_ns - start_ns) / 1e9
+    name = "minute" if span_s <= 3 * 3600 else "hour" if span_s <= 4 * 86400 else "day"
+    return name, INTERVALS[name]
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    app = FastAPI(title="tracehouse collector", version="0.1.0",
+                  description="OTLP ingest and the tracehouse query API (see docs/api.md).")
+    auth = Authenticator(store, settings.admin_key, settings.key_cache_seconds)
+    app.state.store = store
+    app.state.settings = settings
+    app.state.ready = True  # storage opened and migrated before the app is built
+    _error_handlers(app)
+
+    def scope(name: str) -> Callable[..., Principal]:
+        def dependency(authorization: str | None = Header(default=None)) -> Principal:
+            return auth.require(authorization, name)
+        return dependency
+
+    # -- health -------------------------------------------------------------------------------
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        if app.state.ready and store.ping():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "starting", "detail": "storage not reachable yet"}, status_code=503)
+
+    # -- ingest -------------------------------------------------------------------------------
+    @app.post("/v1/traces")
+    async def ingest_traces(request: Request) -> Response:
+        fmt = "json"
+        try:
+            fmt = body_format(request.headers.get("content-type"))
+            principal = await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest")
+            body = await _read_capped(request, settings.max_body_bytes)
+            body = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
+            stored, rejected = await run_in_threadpool(_ingest, store, principal.project, body, fmt)
+        except ProtocolError as exc:
+            return _otlp_error(fmt, exc.status, exc.reason)
+        except AuthError as exc:
+            return _otlp_error(fmt, exc.status, exc.reason)
+        except DecodeError as exc:
+            return _otlp_error(fmt, 400, str(exc))
+        except StorageError as exc:
+            logger.warning("ingest: storage failed: %s", exc)
+            return _otlp_error(fmt, 503, "storage unavailable, retry later", retry=True)
+        content, media = export_response(fmt, len(rejected), "; ".join(sorted({r.reason for r in rejected})))
+        return Response(content, media_type=media)
+
+    # -- projects and keys ----------------------------------------------------------------------
+    @app.post("/api/v1/projects", status_code=201)
+    def create_project(body: ProjectIn, _: Principal = Depends(scope("admin"))) -> dict[str, str]:
+        project_id = store.create_project(body.name)
+        return {"id": project_id, "name": body.name}
+
+    @app.post("/api/v1/projects/{project_id}/keys", status_code=201)
+    def create_key(project_id: str, body: KeyIn, principal: Principal = Depends(scope("admin"))) -> dict[str, Any]:
+        if principal.project not in (None, project_id):
+            raise AuthError(403, "an admin key of one project cannot create keys for another")
+        if not store.project_exists(project_id):
+            return JSONResponse({"detail": f"project {project_id!r} not found"}, status_code=404)  # type: ignore[return-value]
+        key = store.create_key(project_id, body.scopes)
+        return {"key": key, "scopes": sorted(set(body.scopes)), "project": project_id}
+
+    # -- reads ----------------------------------------------------------------------------------
+    def span_filter(
+        start: str | None = None, end: str | None = None, trace_id: str | None = None,
+        tenant: str | None = None, user: str | None = None, session: str | None = None,
+        model: str | None = None, status: str | None = Query(default=None, pattern="^(ok|error|unset)$"),
+        kind: str | None = None, q: str | None = Query(default=None, max_length=1000),
+    ) -> SpanFilter:
+        start_ns, end_ns = _time_range(start, end)
+        return SpanFilter(start_ns=start_ns, end_ns=end_ns, trace_id=trace_id, tenant=tenant, user=user,
+                          session=session, model=model, status=status, kind=kind, q=q)
+
+    @app.get("/api/v1/spans")
+    def list_spans(
+        f: SpanFilter = Depends(span_filter), limit: int = Query(default=50, ge=1, le=1000),
+        cursor: str | None = None, principal: Principal = Depends(scope("read")),
+    ) -> dict[str, Any]:
+        items, next_cursor = store.search_spans(principal.project or "", f, limit, cursor)
+        return {"items": [serialize.span_json(i) for i in items], "next_cursor": next_cursor}
+
+    @app.get("/api/v1/traces")
+    def list_traces(
+        f: SpanFilter = Depends(span_filter), limit: int = Query(default=50, ge=1, le=1000),
+        cursor: str | None = None, principal: Principal = Depends(scope("read")),
+    ) -> dict[str, Any]:
+        items, next_cursor = store.list_traces(principal.project or "", f, limit, cursor)
+        return {"items": [serialize.trace_summary_json(i) for i in items], "next_cursor": next_cursor}
+
+    @app.get("/api/v1/traces/{trace_id}")
+    def get_trace(trace_id: str, principal: Principal = Depends(scope("read"))) -> Any:
+        spans = store.get_trace(principal.project or "", trace_id.lower())
+        if not spans:
+            return JSONResponse({"detail": f"trace {trace_id} not found"}, status_code=404)
+        return {"trace_id": trace_id.lower(), "spans": [serialize.span_json(s) for s in spans]}
+
+    @app.get("/api/v1/metrics")
+    def metrics(
+        f: SpanFilter = Depends(span_filter), interval: str | None = None, group_by: str | None = None,
+        principal: Principal = Depends(scope("read")),
+    ) -> dict[str, Any]:
+        name, step = _pick_interval(interval, f.start_ns, f.end_ns)
+        rows = store.metrics(principal.project or "", f, step, group_by or None)
+        return {"interval": name, "group_by": group_by or None, "items": [serialize.metrics_json(r) for r in rows]}
+
+    @app.post("/api/v1/scores", status_code=201)
+    def add_score(body: ScoreIn, principal: Principal = Depends(scope("ingest"))) -> dict[str, str]:
+        score_id = store.insert_score(principal.project or "", body.trace_id, body.span_id or "", body.name,
+                                      body.value, body.comment or "", body.source or "api")
+        return {"score_id": score_id}
+
+    return app
+
+
+def _ingest(store: Store, project: str | None, body: bytes, fmt: str) -> tuple[int, list[Any]]:
+    raw_spans, rejected = decode_traces(body, fmt)
+    records = [normalize(raw, project or "", (price,)) for raw in raw_spans]
+    store.insert_spans(records)
+    return len(records), rejected
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise ProtocolError(413, f"body of {declared} bytes exceeds the {max_bytes} byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ProtocolError(413, f"body exceeds the {max_bytes} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _otlp_error(fmt: str, status: int, reason: str, retry: bool = False) -> Response:
+    content, media = status_body(fmt, status, reason)
+    headers = {"Retry-After": RETRY_AFTER_S} if retry or status == 503 else None
+    return Response(content, status_code=status, media_type=media, headers=headers)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def auth_error(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+
+    @app.exception_handler(InvalidQueryError)
+    async def invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(StorageError)
+    async def storage_error(_: Request, exc: StorageError) -> JSONResponse:
+        logger.warning("storage error: %s", exc)
+        return JSONResponse({"detail": "storage unavailable, retry later"}, status_code=503,
+                            headers={"Retry-After": RETRY_AFTER_S})

@@ -1,0 +1,68 @@
+"""API-key authentication: ``Authorization: Bearer <key>`` resolved to a project and scopes.
+
+Keys are looked up by SHA-256 hash (the store never holds a key itself) and cached briefly so ingest does not
+query storage per request. The bootstrap admin key from settings is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+from tracehouse.storage import Store
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Principal:
+    project: str | None  # None for the bootstrap admin key
+    scopes: frozenset[str]
+
+
+class Authenticator:
+    def __init__(self, store: Store, admin_key: str | None, cache_seconds: float = 30.0) -> None:
+        self._store = store
+        self._admin_key = admin_key
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """Blocking (may query storage): call it off the event loop."""
+        scheme, _, key = (authorization or "").partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise AuthError(401, "missing API key: send 'Authorization: Bearer <key>' (TRACEHOUSE_API_KEY)")
+        if self._admin_key and hmac.compare_digest(key.encode(), self._admin_key.encode()):
+            return Principal(project=None, scopes=frozenset({"admin"}))
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            principal = cached[1]
+        else:
+            found = self._store.find_key(key)
+            principal = Principal(found.project, frozenset(found.scopes)) if found else None
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (now + self._cache_seconds, principal)
+        if principal is None:
+            raise AuthError(401, "unknown or revoked API key")
+        return principal
+
+    def require(self, authorization: str | None, scope: str) -> Principal:
+        principal = self.authenticate(authorization)
+        if scope not in principal.scopes and "admin" not in principal.scopes:
+            raise AuthError(403, f"this key lacks the {scope!r} scope")
+        if scope != "admin" and principal.project is None:
+            raise AuthError(403, "the admin key has no project: create a project key for this route")
+        return principal

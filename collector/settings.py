@@ -1,0 +1,62 @@
+"""Collector settings: explicit argument > environment variable > default, declared once.
+
+Nothing else in the collector reads ``os.environ``. ``load_settings`` raises ``SettingsError`` with a
+message that names the setting and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from tracehouse.storage import DEFAULT_STORAGE_URL
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_url: str = DEFAULT_STORAGE_URL
+    host: str = "127.0.0.1"
+    port: int = 4318
+    admin_key: str | None = None
+    max_body_bytes: int = 32 * 1024 * 1024
+    key_cache_seconds: float = 30.0
+
+
+# field -> (environment variable, meaning); the docs' configuration reference is generated from this.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "storage_url": ("TRACEHOUSE_STORAGE_URL", "chdb://PATH (embedded, default) or http(s)://user:pass@host:8123/db"),
+    "host": ("TRACEHOUSE_HOST", "address the collector binds to"),
+    "port": ("TRACEHOUSE_PORT", "port for OTLP/HTTP and the query API"),
+    "admin_key": ("TRACEHOUSE_ADMIN_KEY", "bootstrap admin key (creates projects and keys); admin API off if unset"),
+    "max_body_bytes": ("TRACEHOUSE_MAX_BODY_BYTES", "largest accepted request body, before and after decompression"),
+    "key_cache_seconds": ("TRACEHOUSE_KEY_CACHE_SECONDS", "how long a looked-up API key is cached"),
+}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        variable = ENVIRONMENT[field.name][0]
+        if overrides.get(field.name) is not None:
+            raw: Any = overrides[field.name]
+        elif env.get(variable):
+            raw = env[variable]
+        else:
+            continue
+        try:
+            values[field.name] = (int(raw) if field.type == "int" else float(raw) if field.type == "float"
+                                  else str(raw))
+        except ValueError as exc:
+            raise SettingsError(f"{variable}={raw!r}: expected a number") from exc
+    settings = Settings(**values)
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"TRACEHOUSE_PORT={settings.port}: expected 1-65535")
+    if settings.max_body_bytes < 1024:
+        raise SettingsError("TRACEHOUSE_MAX_BODY_BYTES must be at least 1024")
+    return settings

@@ -1,0 +1,11 @@
+"""tracehouse dashboard: a Streamlit app over the collector's query API (``/api/v1``, see docs/api.md).
+
+It never touches storage. Launch it with ``tracehouse dashboard`` (or ``python -m tracehouse.dashboard``),
+which runs ``streamlit run`` on ``app.py``. Layers, each importable without Streamlit unless noted:
+
+- ``settings``: ``TRACEHOUSE_ENDPOINT`` / ``TRACEHOUSE_API_KEY``, resolved once at app start
+- ``api_client``: ``ApiClient`` over httpx, every failure raised as ``ApiError`` with a human message
+- ``timerange``, ``frames``, ``figures``: pure time windows, API JSON -> DataFrames, DataFrames -> Plotly figures
+- ``data``, ``session`` (Streamlit): cached API calls, session state and query-parameter glue
+- ``app`` + ``pages_/``: the Streamlit entry point and its thin pages; ``run``: the launcher
+"""

@@ -1,0 +1,88 @@
+"""Per-session Streamlit glue shared by the app and its pages: settings, the time range, trace links.
+
+State lives in ``st.session_state``; the parts worth sharing as a link (``range``, ``trace_id``) are mirrored
+in the query string, so a URL such as ``/trace?trace_id=...&range=7d`` reopens the same view. When the query
+string and the session disagree, whichever changed last wins: a link just opened or a widget just moved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import streamlit as st
+
+from .api_client import ApiError
+from .figures import template_for
+from .settings import DashboardSettings, dashboard_settings
+from .timerange import DEFAULT_RANGE, RANGES, TimeWindow, time_window
+
+__all__ = [
+    "EMPTY_MESSAGE",
+    "PAGES_DIR",
+    "RANGE_PARAM",
+    "TRACE_PARAM",
+    "current_settings",
+    "current_window",
+    "open_trace",
+    "plotly_template",
+    "show_api_error",
+    "time_range_selector",
+]
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages_"
+TRACE_PAGE = PAGES_DIR / "trace.py"
+RANGE_PARAM = "range"
+TRACE_PARAM = "trace_id"
+EMPTY_MESSAGE = "No traces yet: run `tracehouse demo` to load sample traffic."
+
+_SETTINGS = "tracehouse.settings"
+_RANGE = "tracehouse.time_range"  # the selectbox's key
+_RANGE_SYNCED = "tracehouse.time_range.synced"  # the value last written to the query string
+
+
+def current_settings() -> DashboardSettings:
+    """The session's settings, resolved on its first run (argument > environment > default).
+
+    A bad setting stops the run with an ``st.error`` that says how to fix it.
+    """
+    if _SETTINGS not in st.session_state:
+        try:
+            st.session_state[_SETTINGS] = dashboard_settings()
+        except ValueError as err:
+            st.error(f"The dashboard is misconfigured: {err}")
+            st.stop()
+    return st.session_state[_SETTINGS]
+
+
+def time_range_selector() -> TimeWindow:
+    """The sidebar's time-range selectbox, kept in step with ``?range=``; returns the current window."""
+    requested = st.query_params.get(RANGE_PARAM)
+    if requested in RANGES and requested != st.session_state.get(_RANGE_SYNCED):
+        st.session_state[_RANGE] = requested  # a link was opened: the URL wins
+    elif st.session_state.get(_RANGE) not in RANGES:
+        st.session_state[_RANGE] = DEFAULT_RANGE
+    st.sidebar.selectbox("Time range", list(RANGES), format_func=lambda key: RANGES[key].label, key=_RANGE)
+    # Rewritten on every run: switching pages clears the query string.
+    st.query_params[RANGE_PARAM] = st.session_state[_RANGE_SYNCED] = st.session_state[_RANGE]
+    return current_window()
+
+
+def current_window() -> TimeWindow:
+    return time_window(st.session_state.get(_RANGE, DEFAULT_RANGE), datetime.now(timezone.utc))
+
+
+def plotly_template() -> str:
+    return template_for(st.context.theme.type)
+
+
+def show_api_error(err: ApiError) -> None:
+    st.error(str(err), icon=":material/cloud_off:" if err.status_code is None else ":material/error:")
+
+
+def open_trace(trace_id: str) -> None:
+    """Switch to the Trace page for ``trace_id`` (ends this run)."""
+    st.switch_page(
+        TRACE_PAGE,
+        query_params={TRACE_PARAM: trace_id, RANGE_PARAM: st.session_state.get(_RANGE, DEFAULT_RANGE)},
+    )
