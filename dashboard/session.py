@@ -1,8 +1,8 @@
 """Per-session Streamlit glue shared by the app and its pages: settings, the time range, trace links.
 
-State lives in ``st.session_state``; the parts worth sharing as a link (``range``, ``trace_id``) are mirrored
-in the query string, so a URL such as ``/trace?trace_id=...&range=7d`` reopens the same view. When the query
-string and the session disagree, whichever changed last wins: a link just opened or a widget just moved.
+Widgets worth sharing as a link are bound to the query string (``bind="query-params"``, the widget key is the
+parameter name), so a URL such as ``/trace?trace_id=...&range=7d`` reopens the same view; Streamlit keeps a
+bound value across page switches. Defaults are left out of the URL.
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ TRACE_PARAM = "trace_id"
 EMPTY_MESSAGE = "No traces yet: run `tracehouse demo` to load sample traffic."
 
 _SETTINGS = "tracehouse.settings"
-_RANGE = "tracehouse.time_range"  # the selectbox's key
-_RANGE_SYNCED = "tracehouse.time_range.synced"  # the value last written to the query string
 
 
 def current_settings() -> DashboardSettings:
@@ -56,20 +54,17 @@ def current_settings() -> DashboardSettings:
 
 
 def time_range_selector() -> TimeWindow:
-    """The sidebar's time-range selectbox, kept in step with ``?range=``; returns the current window."""
-    requested = st.query_params.get(RANGE_PARAM)
-    if requested in RANGES and requested != st.session_state.get(_RANGE_SYNCED):
-        st.session_state[_RANGE] = requested  # a link was opened: the URL wins
-    elif st.session_state.get(_RANGE) not in RANGES:
-        st.session_state[_RANGE] = DEFAULT_RANGE
-    st.sidebar.selectbox("Time range", list(RANGES), format_func=lambda key: RANGES[key].label, key=_RANGE)
-    # Rewritten on every run: switching pages clears the query string.
-    st.query_params[RANGE_PARAM] = st.session_state[_RANGE_SYNCED] = st.session_state[_RANGE]
+    """The sidebar's time-range selectbox (``?range=``); returns the current window."""
+    options = list(RANGES)
+    st.sidebar.selectbox(
+        "Time range", options, index=options.index(DEFAULT_RANGE), format_func=lambda key: RANGES[key].label,
+        key=RANGE_PARAM, bind="query-params",
+    )  # fmt: skip
     return current_window()
 
 
 def current_window() -> TimeWindow:
-    return time_window(st.session_state.get(_RANGE, DEFAULT_RANGE), datetime.now(timezone.utc))
+    return time_window(st.session_state.get(RANGE_PARAM) or DEFAULT_RANGE, datetime.now(timezone.utc))
 
 
 def plotly_template() -> str:
@@ -82,7 +77,4 @@ def show_api_error(err: ApiError) -> None:
 
 def open_trace(trace_id: str) -> None:
     """Switch to the Trace page for ``trace_id`` (ends this run)."""
-    st.switch_page(
-        TRACE_PAGE,
-        query_params={TRACE_PARAM: trace_id, RANGE_PARAM: st.session_state.get(_RANGE, DEFAULT_RANGE)},
-    )
+    st.switch_page(TRACE_PAGE, query_params={TRACE_PARAM: trace_id})

@@ -1,0 +1,152 @@
+"""The collector app in-process (TestClient) on a real embedded store: protocol, auth, query routes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from tracehouse.collector.app import create_app
+from tracehouse.collector.settings import Settings
+
+from .otlp_payloads import encoded_genai_trace
+
+ADMIN = "admin-secret"
+PB = {"content-type": "application/x-protobuf"}
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def api(store):
+    client = TestClient(create_app(Settings(admin_key=ADMIN, max_body_bytes=64 * 1024), store))
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    project = client.post("/api/v1/projects", json={"name": "a"}, headers=admin).json()["id"]
+    key = client.post(f"/api/v1/projects/{project}/keys", json={"scopes": ["ingest", "read"]}, headers=admin).json()["key"]
+    client.headers["Authorization"] = f"Bearer {key}"
+    client.project = project  # type: ignore[attr-defined]
+    return client
+
+
+def new_key(client: TestClient, scopes: list[str]) -> str:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    project = client.post("/api/v1/projects", json={"name": "other"}, headers=admin).json()["id"]
+    return client.post(f"/api/v1/projects/{project}/keys", json={"scopes": scopes}, headers=admin).json()["key"]
+
+
+def test_health(api):
+    assert api.get("/healthz").json() == {"status": "ok"}
+    assert api.get("/readyz").json() == {"status": "ready"}
+
+
+def test_ingest_protobuf_answers_protobuf_and_stores(api):
+    response = api.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/x-protobuf"
+    parsed = ExportTraceServiceResponse()
+    parsed.ParseFromString(response.content)
+    assert not parsed.HasField("partial_success")
+    spans = api.get("/api/v1/spans").json()["items"]
+    assert {s["name"] for s in spans} == {"invoke_agent support", "chat gpt-4o-mini", "execute_tool lookup"}
+    chat = next(s for s in spans if s["kind"] == "llm")
+    assert chat["model"] == "gpt-4o-mini-2024-07-18" and chat["tenant"] == "acme" and chat["cost_usd"] > 0
+    assert chat["start_time"].endswith("Z") and len(chat["start_time"]) == 30
+
+
+def test_ingest_json_gzip_and_deflate(api):
+    body = (DATA / "otlp_trace_example.json").read_bytes()
+    for encoding, payload in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        response = api.post("/v1/traces", content=payload,
+                            headers={"content-type": "application/json", "content-encoding": encoding})
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+    trace = api.get("/api/v1/traces/5b8efff798038103d269b633813fc60c").json()
+    assert len(trace["spans"]) == 1  # the second post was a duplicate of the first
+    assert trace["spans"][0]["start_time"] == "2018-12-13T14:51:00.000000000Z"
+
+
+@pytest.mark.parametrize("headers, body, status", [
+    ({"content-type": "text/plain"}, b"x", 415),
+    ({"content-type": "application/json", "content-encoding": "br"}, b"x", 415),
+    ({"content-type": "application/json"}, b"{bad", 400),
+    ({"content-type": "application/x-protobuf"}, b"\xff\xff\xff", 400),
+    ({"content-type": "application/json"}, b"x" * (64 * 1024 + 1), 413),
+    ({"content-type": "application/json", "content-encoding": "gzip"}, gzip.compress(b" " * (200 * 1024)), 413),
+])
+def test_bad_requests_get_a_clear_4xx_and_store_nothing(api, headers, body, status):
+    response = api.post("/v1/traces", content=body, headers=headers)
+    assert response.status_code == status
+    if headers["content-type"] == "application/json":
+        assert response.json()["message"]
+    assert api.get("/api/v1/spans").json()["items"] == []
+
+
+def test_protobuf_errors_are_rpc_status(api):
+    response = api.post("/v1/traces", content=b"\xff\xff", headers=PB)
+    status = status_pb2.Status()
+    status.ParseFromString(response.content)
+    assert response.status_code == 400 and "protobuf" in status.message
+
+
+def test_partial_success_when_some_spans_are_invalid(api):
+    body = json.loads((DATA / "otlp_trace_example.json").read_text())
+    spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans.append({**spans[0], "spanId": "0000000000000000"})
+    response = api.post("/v1/traces", json=body)
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert len(api.get("/api/v1/spans", params={"start": "2018-12-13T00:00:00Z", "end": "2018-12-14T00:00:00Z"}).json()["items"]) == 1
+
+
+def test_auth_is_required_and_scoped(api):
+    no_key = TestClient(api.app)
+    assert no_key.get("/api/v1/spans").status_code == 401
+    assert no_key.post("/v1/traces", content=encoded_genai_trace(), headers=PB).status_code == 401
+    assert no_key.get("/api/v1/spans", headers={"Authorization": "Bearer th_nope"}).status_code == 401
+    ingest_only = new_key(api, ["ingest"])
+    assert no_key.get("/api/v1/spans", headers={"Authorization": f"Bearer {ingest_only}"}).status_code == 403
+    assert api.post("/api/v1/projects", json={"name": "x"}).status_code == 403
+    assert no_key.get("/api/v1/spans", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 403
+
+
+def test_one_projects_key_never_reads_another_projects_data(api):
+    api.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+    trace_id = api.get("/api/v1/spans").json()["items"][0]["trace_id"]
+    other = TestClient(api.app, headers={"Authorization": f"Bearer {new_key(api, ['ingest', 'read'])}"})
+    assert other.get("/api/v1/spans").json()["items"] == []
+    assert other.get("/api/v1/traces").json()["items"] == []
+    assert other.get(f"/api/v1/traces/{trace_id}").status_code == 404
+    assert other.get("/api/v1/spans", params={"trace_id": trace_id}).json()["items"] == []
+    assert other.get("/api/v1/metrics").json()["items"] == []
+
+
+def test_trace_list_tree_and_metrics(api):
+    api.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+    (summary,) = api.get("/api/v1/traces").json()["items"]
+    assert summary["name"] == "invoke_agent support" and summary["span_count"] == 3
+    assert summary["status"] == "error" and summary["models"] == ["gpt-4o-mini-2024-07-18"]
+    trace = api.get(f"/api/v1/traces/{summary['trace_id']}").json()
+    root = next(s for s in trace["spans"] if s["parent_span_id"] is None)
+    assert all(s["parent_span_id"] == root["span_id"] for s in trace["spans"] if s is not root)
+    metrics = api.get("/api/v1/metrics", params={"group_by": "kind", "interval": "hour"}).json()
+    assert metrics["interval"] == "hour"
+    assert {m["group"]: m["spans"] for m in metrics["items"]} == {"agent": 1, "llm": 1, "tool": 1}
+    assert api.get("/api/v1/spans", params={"q": "order 123"}).json()["items"][0]["kind"] == "llm"
+
+
+@pytest.mark.parametrize("params", [
+    {"start": "yesterday"}, {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+    {"cursor": "!!"}, {"status": "broken"}, {"limit": 0},
+])
+def test_bad_query_parameters_are_400s(api, params):
+    assert api.get("/api/v1/spans", params=params).status_code in (400, 422)
+
+
+def test_scores(api):
+    response = api.post("/api/v1/scores", json={"trace_id": "a" * 32, "name": "thumbs", "value": 1})
+    assert response.status_code == 201 and len(response.json()["score_id"]) == 32
+    assert api.post("/api/v1/scores", json={"trace_id": "nothex", "name": "x", "value": 1}).status_code == 422
