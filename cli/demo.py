@@ -968,6 +968,7 @@ class Turn:
     question: str
     answer: str                   # what the model finally says ("" for an error)
     finish_reason: str
+    error: ProviderError | None   # set when outcome is "error"
     history: tuple[dict[str, str], ...]
     slots: Slots
     stream: bool
@@ -1028,14 +1029,14 @@ def _truncate(rng: random.Random, text: str) -> str:
 
 
 def _corrupt_json(rng: random.Random, text: str) -> str:
-    """The ways extraction prompts really fail to return JSON: prose, truncation, trailing commas, Python repr."""
+    """The ways extraction prompts really fail to return JSON: prose, code fences, trailing commas, Python repr."""
     kind = rng.randrange(4)
     if kind == 0:
         return "Sure! Here is the extracted invoice data:\n\n" + text + "\n\nLet me know if you need anything else."
     if kind == 1:
-        return text[: int(len(text) * rng.uniform(0.5, 0.85))]
+        return "```json\n" + text + "\n```"
     if kind == 2:
-        return text.replace('"\n', '",\n', 1).replace("\n}", ",\n}", 1)
+        return text[: text.rindex("\n}")] + ",\n}"  # trailing comma after the last field
     return repr(json.loads(text))
 
 
@@ -1116,9 +1117,11 @@ def _plan_turns(rng: random.Random, session: Session, today: dt.date) -> list[Tu
         max_tokens = session.prompt.max_tokens
         if outcome == "truncated":  # this caller passed a tight limit, and the answer hit it
             max_tokens = 16 * math.ceil(_tokens(final) / 16)
+        error = rng.choice(PROVIDER_ERRORS[session.model.provider]) if outcome == "error" else None
         turns.append(Turn(
             topic=topic, prompt=session.prompt, model=session.model, shape=session.shape, outcome=outcome,
-            question=question, answer=final, finish_reason=finish_reason, history=tuple(history), slots=slots,
+            question=question, answer=final, finish_reason=finish_reason, error=error, history=tuple(history),
+            slots=slots,
             stream=session.channel == "web", max_tokens=max_tokens, turn_index=index,
         ))
         retry = (question, answer) if outcome == "error" else None
@@ -1205,7 +1208,7 @@ class _Emitter:
             emit = {"chat": self._chat, "rag": self._rag, "agent": self._agent}[turn.shape]
             trace_id, failed = emit(turn, start_ns)
         self.tally.traces += 1
-        self.tally.errors += failed
+        self.tally.errors += int(failed)
         self.tally.tenants.add(session.tenant.id)
         if self.tally.first_trace_id is None:
             self.tally.first_trace_id = trace_id
@@ -1338,13 +1341,14 @@ class _Emitter:
     # -- helpers --------------------------------------------------------------------------------------
 
     def _final_reply(self, turn: Turn) -> Reply:
-        if turn.outcome == "error":
-            return Reply(error=self.rng.choice(PROVIDER_ERRORS[turn.model.provider]), finish_reason="error")
+        if turn.error is not None:
+            return Reply(error=turn.error)
         return Reply(text=turn.answer, finish_reason=turn.finish_reason)
 
     def _close_root(self, root: tracehouse.SpanHandle, turn: Turn, end: int) -> None:
-        if turn.outcome == "error":
-            root.set_error("LLM call failed", "LLMCallError")
+        if turn.error is not None:  # the provider's exception propagated out of the agent/workflow
+            message = turn.error.message.format(model=turn.model.name)
+            root.set_error(f"{turn.error.error_type}: {message}", turn.error.error_type)
         else:
             root.set_output(turn.answer)
         root.end_at(end)

@@ -55,6 +55,7 @@ def init(
     max_queue_size: int = 8192,
     max_export_batch_size: int = 512,
     schedule_delay_ms: int = 500,
+    export_timeout_s: float = 10.0,
     exporter: SpanExporter | None = None,
 ) -> SDKSettings:
     """Configure and start the SDK. Arguments win over ``TRACEHOUSE_*`` variables, which win over defaults.
@@ -72,6 +73,7 @@ def init(
         max_queue_size=max_queue_size,
         max_export_batch_size=max_export_batch_size,
         schedule_delay_ms=schedule_delay_ms,
+        export_timeout_s=export_timeout_s,
     )
     _install(Runtime(settings, exporter))
     return settings
