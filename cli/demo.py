@@ -1300,8 +1300,12 @@ class _Emitter:
         """One LLM span; returns its trace id, end time and whether it failed."""
         model, rng = turn.model, self.rng
         request_messages, system_param = _request(turn, system, messages)
-        params = {"temperature": turn.prompt.temperature, "max_tokens": turn.max_tokens,
-                  "stream": turn.stream or None}
+        final = reply.tool_message is None
+        params = {
+            "temperature": None if model.reasoning else turn.prompt.temperature,  # o-series reject temperature
+            "max_tokens": turn.max_tokens if final else turn.prompt.max_tokens,  # the tight limit hits the answer
+            "stream": turn.stream or None,
+        }
         self.tally.spans += 1
         self.tally.llm_calls += 1
         with tracehouse.llm_call(provider=model.provider, model=model.name, messages=request_messages,
@@ -1316,13 +1320,13 @@ class _Emitter:
                 call.end_at(end)
                 return call.trace_id, end, True
             input_tokens = _prompt_tokens(system, messages, tools or [])
-            visible = _tokens(reply.text) if reply.text is not None else _tokens(json.dumps(reply.tool_message))
-            if reply.finish_reason == "length":
-                visible = turn.max_tokens
+            output = reply.text if final else reply.tool_message
+            visible = turn.max_tokens if reply.finish_reason == "length" else _tokens(
+                output if isinstance(output, str) else json.dumps(output))
             reasoning = 64 * rng.randint(2, 28) if model.reasoning else 0
             duration_s, ttft_s = self._latency(model, visible, reasoning)
             call.set_output(
-                reply.tool_message if reply.tool_message is not None else reply.text,
+                output,
                 finish_reason=reply.finish_reason,
                 response_model=model.response_model,
                 response_id=(_random_id(rng, "chatcmpl-", 29) if model.provider == "openai"

@@ -194,7 +194,8 @@ def test_traffic_mix_has_tenants_models_prompts_and_sessions(mix: list[ReadableS
         s.attributes["session.id"] for members in _by_trace(mix).values() for s in members[:1])
     assert max(traces_per_session.values()) >= 3
     assert any(s.attributes.get("gen_ai.usage.cache_read.input_tokens") for s in llm)
-    assert any(s.attributes.get("gen_ai.usage.reasoning.output_tokens") for s in llm)
+    reasoning = [s for s in llm if s.attributes.get("gen_ai.usage.reasoning.output_tokens")]
+    assert reasoning and all("gen_ai.request.temperature" not in s.attributes for s in reasoning)
     assert any("gen_ai.response.time_to_first_chunk" in s.attributes for s in llm)
     assert any(s.attributes["gen_ai.provider.name"] == "anthropic" and "gen_ai.system_instructions" in s.attributes
                for s in llm)
