@@ -910,28 +910,31 @@ _RATES_BY_TOPIC = _topic_outcome_rates()
 @dataclass(frozen=True)
 class ProviderError:
     error_type: str       # the client library's exception class, as instrumentations report it
-    message: str
+    message: str          # "{model}" is replaced by the request model
     latency_s: tuple[float, float]
+
+    def render(self, model: str) -> str:
+        return self.message.replace("{model}", model)
 
 
 PROVIDER_ERRORS = {
     "openai": (
         ProviderError("RateLimitError",
-                      "Error code: 429 - {{'error': {{'message': 'Rate limit reached for {model} in organization "
+                      "Error code: 429 - {'error': {'message': 'Rate limit reached for {model} in organization "
                       "org-demo on tokens per min (TPM): Limit 200000, Used 199432, Requested 1620.', 'type': "
-                      "'tokens', 'code': 'rate_limit_exceeded'}}}}", (0.3, 0.6)),
+                      "'tokens', 'code': 'rate_limit_exceeded'}}", (0.3, 0.6)),
         ProviderError("InternalServerError",
-                      "Error code: 500 - {{'error': {{'message': 'The server had an error while processing your "
-                      "request. Sorry about that!', 'type': 'server_error'}}}}", (0.8, 4.0)),
+                      "Error code: 500 - {'error': {'message': 'The server had an error while processing your "
+                      "request. Sorry about that!', 'type': 'server_error'}}", (0.8, 4.0)),
         ProviderError("APITimeoutError", "Request timed out.", (8.0, 8.0)),
     ),
     "anthropic": (
         ProviderError("RateLimitError",
-                      "Error code: 429 - {{'type': 'error', 'error': {{'type': 'rate_limit_error', 'message': "
-                      "'Number of request tokens has exceeded your per-minute rate limit'}}}}", (0.3, 0.6)),
+                      "Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': "
+                      "'Number of request tokens has exceeded your per-minute rate limit'}}", (0.3, 0.6)),
         ProviderError("OverloadedError",
-                      "Error code: 529 - {{'type': 'error', 'error': {{'type': 'overloaded_error', 'message': "
-                      "'Overloaded'}}}}", (0.5, 2.5)),
+                      "Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', 'message': "
+                      "'Overloaded'}}", (0.5, 2.5)),
         ProviderError("APITimeoutError", "Request timed out.", (8.0, 8.0)),
     ),
 }
@@ -1108,8 +1111,8 @@ def _plan_turns(rng: random.Random, session: Session, today: dt.date) -> list[Tu
             question = _casual(rng, _render(rng.choice(topic.questions), slots))
             answer = _render(rng.choice(topic.answers), slots)
         else:
-            pair = followups[(index - 1) % len(followups)] if followups else (topic.questions[0], topic.answers[0])
-            question, answer = _render(pair[0], slots), _render(pair[1], slots)
+            template_q, template_a = followups[(index - 1) % len(followups)]
+            question, answer = _render(template_q, slots), _render(template_a, slots)
         outcome = _pick_outcome(rng, topic, session.prompt)
         if outcome == "invalid_json" and not answer.lstrip().startswith("{"):
             outcome = "ok"  # only JSON answers can be broken JSON
@@ -1121,8 +1124,7 @@ def _plan_turns(rng: random.Random, session: Session, today: dt.date) -> list[Tu
         turns.append(Turn(
             topic=topic, prompt=session.prompt, model=session.model, shape=session.shape, outcome=outcome,
             question=question, answer=final, finish_reason=finish_reason, error=error, history=tuple(history),
-            slots=slots,
-            stream=session.channel == "web", max_tokens=max_tokens, turn_index=index,
+            slots=slots, stream=session.channel == "web", max_tokens=max_tokens, turn_index=index,
         ))
         retry = (question, answer) if outcome == "error" else None
         if outcome != "error":
@@ -1257,10 +1259,10 @@ class _Emitter:
                                 cached_prefix=self._history_prefix(turn))
             result = tool.result(turn.slots)
             t = self._tool(tool, call_id, arguments, result, t + self._ms(1, 3))
+            first_request_tokens = _prompt_tokens(turn.prompt.system, messages, tools)  # cacheable prefix
             messages += [tool_message, {"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)}]
-            first_call_tokens = _prompt_tokens(turn.prompt.system, messages[:-2], tools)
             _, end, failed = self._llm(turn, turn.prompt.system, messages, t + self._ms(1, 3),
-                                       self._final_reply(turn), tools, cached_prefix=first_call_tokens)
+                                       self._final_reply(turn), tools, cached_prefix=first_request_tokens)
             self._close_root(root, turn, end + self._ms(1, 4))
             return root.trace_id, failed
 
@@ -1315,7 +1317,7 @@ class _Emitter:
                 call.set_attribute(_TOOL_DEFINITIONS, tools)
             if reply.error is not None:
                 low, high = reply.error.latency_s
-                call.set_error(reply.error.message.format(model=model.name), reply.error.error_type)
+                call.set_error(reply.error.render(model.name), reply.error.error_type)
                 end = t0 + int(rng.uniform(low, high) * _S)
                 call.end_at(end)
                 return call.trace_id, end, True
@@ -1325,6 +1327,8 @@ class _Emitter:
                 output if isinstance(output, str) else json.dumps(output))
             reasoning = 64 * rng.randint(2, 28) if model.reasoning else 0
             duration_s, ttft_s = self._latency(model, visible, reasoning)
+            cache_read = self._cache_read(cached_prefix, input_tokens)
+            cache_write = None if cache_read else self._cache_write(turn, system)  # a cache hit writes nothing
             call.set_output(
                 output,
                 finish_reason=reply.finish_reason,
@@ -1333,8 +1337,8 @@ class _Emitter:
                              else _random_id(rng, "msg_01", 22)),
                 input_tokens=input_tokens,
                 output_tokens=visible + reasoning,
-                cache_read_tokens=self._cache_read(cached_prefix, input_tokens),
-                cache_write_tokens=self._cache_write(turn, system),
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
                 reasoning_tokens=reasoning or None,
                 time_to_first_token_s=round(ttft_s, 3) if turn.stream else None,
             )
@@ -1351,8 +1355,7 @@ class _Emitter:
 
     def _close_root(self, root: tracehouse.SpanHandle, turn: Turn, end: int) -> None:
         if turn.error is not None:  # the provider's exception propagated out of the agent/workflow
-            message = turn.error.message.format(model=turn.model.name)
-            root.set_error(f"{turn.error.error_type}: {message}", turn.error.error_type)
+            root.set_error(f"{turn.error.error_type}: {turn.error.render(turn.model.name)}", turn.error.error_type)
         else:
             root.set_output(turn.answer)
         root.end_at(end)
@@ -1415,8 +1418,8 @@ def generate_demo(
     Assumes ``tracehouse.init()`` was called (without it the spans are no-ops). Spans start within the last
     ``span_window_s`` seconds before ``now_ns`` (default: the current time) and carry explicit start and end
     times, so nothing sleeps. ``progress(done, total)`` is called about every 10% and at the end. Blocks while
-    flushing, every 200 traces and at the end. Raises ``ValueError`` for a negative count or a
-    non-positive window.
+    flushing: every 200 traces (until a flush fails) and at the end. Raises ``ValueError`` for a negative
+    count or a non-positive window.
     """
     if traces < 0:
         raise ValueError(f"traces must be >= 0, got {traces}")
@@ -1428,13 +1431,14 @@ def generate_demo(
     tally = _Tally()
     emitter = _Emitter(rng, tally)
     step = max(1, traces // 10)
+    flush_periodically = True
     for length in _session_lengths(rng, traces):
         session = _plan_session(rng, length, today)
         starts = _turn_starts(rng, length, now_ns, span_window_s)
         for turn, start_ns in zip(_plan_turns(rng, session, today), starts):
             emitter.trace(session, turn, start_ns)
-            if tally.traces % _FLUSH_EVERY == 0:
-                tracehouse.flush()
+            if flush_periodically and tally.traces % _FLUSH_EVERY == 0:
+                flush_periodically = tracehouse.flush()  # a failed flush means the collector is away: don't wait again
             if progress is not None and (tally.traces % step == 0 or tally.traces == traces):
                 progress(tally.traces, traces)
     if not tracehouse.flush():

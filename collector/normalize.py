@@ -60,6 +60,9 @@ _OPENINFERENCE_KIND = {
     "AGENT": "agent", "CHAIN": "chain",
 }
 _TRACELOOP_KIND = {"workflow": "chain", "task": "chain", "agent": "agent", "tool": "tool"}
+# Provider-specific finish reasons -> OTel's values, so "truncated" or "tool call" mean one thing downstream.
+_FINISH_ALIASES = {"tool_calls": "tool_call", "function_call": "tool_call", "tool_use": "tool_call",
+                   "max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop", "refusal": "content_filter"}
 _PROVIDER_ALIASES = {"xai": "x_ai", "azure": "azure.ai.openai", "aws": "aws.bedrock", "vertex_ai": "gcp.vertex_ai",
                      "gemini": "gcp.gemini", "google": "gcp.gen_ai", "mistralai": "mistral_ai"}
 
@@ -161,7 +164,8 @@ def model_call(raw: RawSpan, d: Draft) -> None:
     d["prompt_name"] = first_str(a, PROMPT_NAME_KEYS)
     d["prompt_version"] = first_str(a, PROMPT_VERSION_KEYS)
     finish = first(a, FINISH_KEYS)
-    d["finish_reason"] = str(finish[0] if isinstance(finish, list) and finish else finish or "")
+    finish = str(finish[0] if isinstance(finish, list) and finish else finish or "")
+    d["finish_reason"] = _FINISH_ALIASES.get(finish.lower(), finish.lower())
     ttft = first(a, TTFT_SECONDS_KEYS)
     try:
         d["time_to_first_token_ms"] = float(ttft) * 1000 if ttft is not None else None
@@ -261,7 +265,8 @@ def content(raw: RawSpan, d: Draft) -> None:
     d["input_text"] = flatten(inputs) or _text(fallback_in)
     d["output_text"] = flatten(outputs) or _text(fallback_out)
     if not d["finish_reason"] and outputs:
-        d["finish_reason"] = str(outputs[-1].get("finish_reason") or "")
+        finish = str(outputs[-1].get("finish_reason") or "").lower()
+        d["finish_reason"] = _FINISH_ALIASES.get(finish, finish)
 
 
 def _text(value: Any) -> str:

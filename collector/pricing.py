@@ -47,7 +47,9 @@ def price(raw: RawSpan, d: dict[str, Any]) -> None:
     if model_price is None:
         d["cost_source"] = "unpriced"
         return
-    cache_read, cache_write = d.get("cache_read_tokens", 0), d.get("cache_write_tokens", 0)
+    # Cache counts are subsets of input; a client that reports more is clamped rather than left unpriced.
+    cache_read = min(d.get("cache_read_tokens", 0), tokens_in)
+    cache_write = min(d.get("cache_write_tokens", 0), tokens_in - cache_read)
     try:
         full = model_price.calc_price(_usage(tokens_in, tokens_out, cache_read, cache_write))
         uncached_tokens = max(0, tokens_in - cache_read - cache_write)

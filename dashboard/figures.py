@@ -18,6 +18,7 @@ from .frames import metrics_to_frame, span_tree_frame, spans_to_frame
 __all__ = [
     "ERROR_COLOR",
     "KIND_COLORS",
+    "SERIES_COLORS",
     "build_cost_figure",
     "build_error_rate_figure",
     "build_latency_figure",
@@ -43,7 +44,12 @@ KIND_COLORS = {
     "chain": "#B6E880",
     "other": "#8C8C8C",
 }
+# Plotly's default colours without its reds, which mean "error" everywhere in the dashboard.
+SERIES_COLORS = ["#636EFA", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#B6E880", "#FF97FF", "#FECB52"]
 _ROW_PX = 26
+_LABEL_CHARS = 40  # longer span names are cut in the timeline's left column (hover shows them whole)
+_INDENT_PX = 14
+_CHAR_PX = 7  # rough width of a 12 px label character, to size the left margin
 
 
 def template_for(theme_type: str | None) -> str:
@@ -61,6 +67,7 @@ def _base(title: str, template: str, y_title: str, *, height: int = 320) -> go.F
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
         hovermode="x unified",
         yaxis_title=y_title,
+        colorway=SERIES_COLORS,
     )
     return fig
 
@@ -83,6 +90,10 @@ def _groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
+
+
 def build_volume_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
     """Spans per bucket, stacked by group."""
     fig = _base("Volume", template, "spans")
@@ -99,11 +110,13 @@ def build_error_rate_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE)
     fig = _base("Error rate", template, "% of spans")
     if df.empty:
         return _empty(fig)
+    single = df["group"].nunique() == 1
     for label, rows in _groups(df):
         # Recomputed from the counts, so a bucket without spans is a gap, never a 0% that did not happen.
         rate = (rows["errors"] / rows["spans"].where(rows["spans"] > 0)) * 100
         fig.add_scatter(
             x=rows["time"], y=rate, name=label, mode="lines+markers",
+            line_color=ERROR_COLOR if single else None,
             customdata=rows[["errors", "spans"]].to_numpy(),
             hovertemplate="%{y:.1f}% (%{customdata[0]} of %{customdata[1]})",
         )  # fmt: skip
@@ -150,8 +163,8 @@ def build_tokens_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> 
     if df.empty:
         return _empty(fig)
     totals = df.groupby("time", sort=True)[["input_tokens", "output_tokens"]].sum().reset_index()
-    fig.add_bar(x=totals["time"], y=totals["input_tokens"], name="input")
-    fig.add_bar(x=totals["time"], y=totals["output_tokens"], name="output")
+    fig.add_bar(x=totals["time"], y=totals["input_tokens"], name="input", marker_color=SERIES_COLORS[0])
+    fig.add_bar(x=totals["time"], y=totals["output_tokens"], name="output", marker_color=SERIES_COLORS[1])
     fig.update_layout(barmode="stack")
     return fig
 
@@ -179,9 +192,15 @@ def build_waterfall_figure(spans: Iterable[Mapping[str, Any]], *, template: str 
             hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} · %{customdata[2]}<br>"
                           "%{customdata[3]:,.1f} ms, starts at +%{customdata[4]:,.1f} ms<extra></extra>",
         )  # fmt: skip
-    # Plotly collapses leading spaces in tick labels; non-breaking ones survive and indent the tree.
-    labels = ["\u00a0" * 4 * depth + str(name or "(unnamed)") for depth, name in zip(df["depth"], df["name"])]
-    fig.update_yaxes(tickvals=list(df["row"]), ticktext=labels, autorange="reversed", showgrid=False)
+    # Tree labels as left-aligned annotations in the left margin: y tick labels are right-aligned, which
+    # would hide the indentation.
+    names = [_clip(str(name or "(unnamed)")) for name in df["name"]]
+    margin = 16 + _INDENT_PX * int(df["depth"].max()) + _CHAR_PX * max(len(name) for name in names)
+    for row, depth, name in zip(df["row"], df["depth"], names):
+        fig.add_annotation(text=name, x=0, xref="paper", y=row, yref="y", xanchor="left", showarrow=False,
+                           xshift=-margin + 8 + _INDENT_PX * int(depth), font=dict(size=12))
+    fig.update_yaxes(showticklabels=False, autorange="reversed", showgrid=False)
+    fig.update_layout(margin=dict(l=margin))
     fig.update_xaxes(title="ms since trace start", rangemode="tozero")
     fig.update_layout(barmode="overlay", hovermode="closest", bargap=0.25)
     return fig

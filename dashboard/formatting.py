@@ -35,7 +35,10 @@ def format_percent(rate: float | None) -> str:
 
 
 def format_usd(value: float | None) -> str:
+    """Dollars; below a cent, three significant digits in plain notation ($0.000081), never 8.1e-05."""
     if _missing(value):
         return MISSING
-    # Single LLM calls cost fractions of a cent: keep four significant digits below a dollar.
-    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.4g}"
+    if value == 0 or abs(value) >= 0.01:
+        return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.4f}"
+    decimals = -math.floor(math.log10(abs(value))) + 2
+    return f"${value:.{decimals}f}"

@@ -6,12 +6,14 @@ user's own Streamlit config cannot be shadowed by ours. ``run`` blocks until the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .settings import ENV_API_KEY, ENV_ENDPOINT
 
@@ -44,12 +46,12 @@ def _exit_status(returncode: int) -> int:
 def _stop(proc: subprocess.Popen[bytes]) -> int:
     """Stop the server the way Ctrl-C in its own terminal would, then harder if it does not go."""
     if proc.poll() is None:
-        # Ctrl-C in a terminal already reached the child (same process group); this covers a SIGINT sent to
-        # us alone, such as from a supervisor.
+        # Ctrl-C in a terminal has already reached the child (same process group); this covers a SIGINT sent
+        # to us alone. A second SIGINT is harmless: Streamlit is already shutting down.
         proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
     try:
         return _exit_status(proc.wait(_STOP_GRACE_S))
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):  # too slow, or Ctrl-C pressed again
         proc.kill()
         return _exit_status(proc.wait())
 
@@ -74,7 +76,22 @@ def run(
     if api_key is not None:
         env[ENV_API_KEY] = api_key
     proc = subprocess.Popen([*streamlit_command(port, host), *extra_args], env=env)
+    with _forward_sigterm(proc):
+        try:
+            return _exit_status(proc.wait())
+        except KeyboardInterrupt:
+            return _stop(proc)
+
+
+@contextlib.contextmanager
+def _forward_sigterm(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Pass SIGTERM (a supervisor such as ``tracehouse up`` stopping us) on to the server, which would
+    otherwise outlive us and keep the port. Signal handlers can only be set from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())
     try:
-        return _exit_status(proc.wait())
-    except KeyboardInterrupt:
-        return _stop(proc)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

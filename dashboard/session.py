@@ -54,11 +54,11 @@ def current_settings() -> DashboardSettings:
 
 
 def time_range_selector() -> TimeWindow:
-    """The sidebar's time-range selectbox (``?range=``); returns the current window."""
-    options = list(RANGES)
-    st.sidebar.selectbox(
-        "Time range", options, index=options.index(DEFAULT_RANGE), format_func=lambda key: RANGES[key].label,
-        key=RANGE_PARAM, bind="query-params",
+    """The sidebar's time-range control (``?range=1h|24h|7d|30d``); returns the current window."""
+    # No format_func: a bound widget writes its *displayed* text to the URL, and "7d" makes a tidy link.
+    st.sidebar.segmented_control(
+        "Time range (last)", list(RANGES), default=DEFAULT_RANGE, required=True, key=RANGE_PARAM,
+        bind="query-params",
     )  # fmt: skip
     return current_window()
 

@@ -110,3 +110,16 @@ def test_a_whole_decoded_trace_normalizes():
     assert records["invoke_agent support"].kind == "agent"
     assert records["execute_tool lookup"].status == "error"
     assert records["chat gpt-4o-mini"].parent_span_id == records["invoke_agent support"].span_id
+
+
+@pytest.mark.parametrize("reported, canonical", [
+    ("tool_calls", "tool_call"), ("max_tokens", "length"), ("end_turn", "stop"), ("length", "length"),
+])
+def test_finish_reasons_map_to_otel_values(reported, canonical):
+    assert normalize(raw({"gen_ai.response.finish_reasons": [reported]}), "p").finish_reason == canonical
+
+
+def test_cache_counts_larger_than_input_are_clamped_and_still_priced():
+    attrs = {**GENAI_CHAT_ATTRS, "gen_ai.usage.cache_creation.input_tokens": 900}  # 1000 read + 900 > 1200
+    r = normalize(raw(attrs), "p", (price,))
+    assert r.cost_source == "computed" and r.cost_usd > 0
