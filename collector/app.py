@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,9 +20,8 @@ from tracehouse.storage import InvalidQueryError, SpanFilter, StorageError, Stor
 
 from . import serialize
 from .auth import Authenticator, AuthError, Principal
-from .normalize import normalize
-from .otlp import DecodeError, decode_traces
-from .pricing import price
+from .otlp import DecodeError
+from .pipeline import Overloaded, Pipeline
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
 from .settings import Settings
 from .timefmt import parse_time
@@ -70,13 +70,24 @@ def _pick_interval(interval: str | None, start_ns: int, end_ns: int) -> tuple[st
     return name, INTERVALS[name]
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
-    app = FastAPI(title="tracehouse collector", version="0.1.0",
+def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = None) -> FastAPI:
+    """Build the app. The pipeline (write-ahead log + writer) starts and stops with the app's lifespan."""
+    pipeline = pipeline or Pipeline(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pipeline.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(pipeline.stop)
+
+    app = FastAPI(title="tracehouse collector", version="0.1.0", lifespan=lifespan,
                   description="OTLP ingest and the tracehouse query API (see docs/api.md).")
     auth = Authenticator(store, settings.admin_key, settings.key_cache_seconds)
     app.state.store = store
     app.state.settings = settings
-    app.state.ready = True  # storage opened and migrated before the app is built
+    app.state.pipeline = pipeline
     _error_handlers(app)
 
     def scope(name: str) -> Callable[..., Principal]:
@@ -91,9 +102,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        if app.state.ready and store.ping():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "starting", "detail": "storage not reachable yet"}, status_code=503)
+        if not pipeline.ready:
+            return JSONResponse({"status": "starting", "detail": "replaying the write-ahead log"}, status_code=503)
+        if not store.ping():
+            return JSONResponse({"status": "degraded", "detail": "storage unreachable; ingest continues into the "
+                                 "write-ahead log"}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     # -- ingest -------------------------------------------------------------------------------
     @app.post("/v1/traces")
@@ -104,16 +118,15 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             principal = await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest")
             body = await _read_capped(request, settings.max_body_bytes)
             body = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
-            stored, rejected = await run_in_threadpool(_ingest, store, principal.project, body, fmt)
+            stored, rejected = await run_in_threadpool(pipeline.ingest, principal.project or "", body, fmt)
         except ProtocolError as exc:
             return _otlp_error(fmt, exc.status, exc.reason)
         except AuthError as exc:
             return _otlp_error(fmt, exc.status, exc.reason)
         except DecodeError as exc:
             return _otlp_error(fmt, 400, str(exc))
-        except StorageError as exc:
-            logger.warning("ingest: storage failed: %s", exc)
-            return _otlp_error(fmt, 503, "storage unavailable, retry later", retry=True)
+        except Overloaded as exc:
+            return _otlp_error(fmt, 503, str(exc), retry=True)
         content, media = export_response(fmt, len(rejected), "; ".join(sorted({r.reason for r in rejected})))
         return Response(content, media_type=media)
 
@@ -182,13 +195,6 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         return {"score_id": score_id}
 
     return app
-
-
-def _ingest(store: Store, project: str | None, body: bytes, fmt: str) -> tuple[int, list[Any]]:
-    raw_spans, rejected = decode_traces(body, fmt)
-    records = [normalize(raw, project or "", (price,)) for raw in raw_spans]
-    store.insert_spans(records)
-    return len(records), rejected
 
 
 async def _read_capped(request: Request, max_bytes: int) -> bytes:

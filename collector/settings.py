@@ -25,6 +25,12 @@ class Settings:
     admin_key: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     key_cache_seconds: float = 30.0
+    wal_dir: str = ""
+    wal_max_bytes: int = 2 * 1024 * 1024 * 1024
+    wal_segment_bytes: int = 64 * 1024 * 1024
+    writer_batch_rows: int = 20_000
+    writer_max_delay_ms: int = 200
+    max_inflight_bytes: int = 256 * 1024 * 1024
 
 
 # field -> (environment variable, meaning); the docs' configuration reference is generated from this.
@@ -35,6 +41,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "admin_key": ("TRACEHOUSE_ADMIN_KEY", "bootstrap admin key (creates projects and keys); admin API off if unset"),
     "max_body_bytes": ("TRACEHOUSE_MAX_BODY_BYTES", "largest accepted request body, before and after decompression"),
     "key_cache_seconds": ("TRACEHOUSE_KEY_CACHE_SECONDS", "how long a looked-up API key is cached"),
+    "wal_dir": ("TRACEHOUSE_WAL_DIR", "write-ahead log directory (default: beside the embedded data, or ./.tracehouse/wal)"),
+    "wal_max_bytes": ("TRACEHOUSE_WAL_MAX_BYTES", "disk bound of unstored log; past it ingest answers 503"),
+    "wal_segment_bytes": ("TRACEHOUSE_WAL_SEGMENT_BYTES", "size of one log segment file"),
+    "writer_batch_rows": ("TRACEHOUSE_WRITER_BATCH_ROWS", "spans per insert into ClickHouse"),
+    "writer_max_delay_ms": ("TRACEHOUSE_WRITER_MAX_DELAY_MS", "longest wait before a partial batch is inserted"),
+    "max_inflight_bytes": ("TRACEHOUSE_MAX_INFLIGHT_BYTES", "request bytes decoded at once; past it ingest answers 503"),
 }
 
 

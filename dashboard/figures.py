@@ -3,11 +3,13 @@
 No Streamlit here, so every builder is tested on hand-made frames. Metrics builders take the frame from
 ``metrics_to_frame``: with one group they draw one series, with several (``group_by`` was set) one series per
 group. An empty frame gives a figure that says so instead of empty axes. ``template`` is a Plotly template
-name; ``template_for`` picks it from Streamlit's theme type.
+name (``template_for`` picks it from Streamlit's theme type); ``x_range``, when given, fixes the time axis to
+the selected window.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -57,8 +59,14 @@ def template_for(theme_type: str | None) -> str:
     return DARK_TEMPLATE if theme_type == "dark" else LIGHT_TEMPLATE
 
 
-def _base(title: str, template: str, y_title: str, *, height: int = 320) -> go.Figure:
+XRange = tuple[datetime, datetime] | None
+
+
+def _base(title: str, template: str, y_title: str, *, height: int = 320, x_range: XRange = None) -> go.Figure:
     fig = go.Figure()
+    if x_range is not None:
+        # The whole selected window, so quiet stretches show as quiet rather than being cropped away.
+        fig.update_xaxes(range=list(x_range))
     fig.update_layout(
         title=title,
         template=template,
@@ -94,9 +102,11 @@ def _clip(text: str) -> str:
     return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
 
 
-def build_volume_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+def build_volume_figure(
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+) -> go.Figure:
     """Spans per bucket, stacked by group."""
-    fig = _base("Volume", template, "spans")
+    fig = _base("Volume", template, "spans", x_range=x_range)
     if df.empty:
         return _empty(fig)
     for label, rows in _groups(df):
@@ -105,9 +115,11 @@ def build_volume_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> 
     return fig
 
 
-def build_error_rate_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+def build_error_rate_figure(
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+) -> go.Figure:
     """Error rate (%) per bucket, one line per group; error counts in the hover."""
-    fig = _base("Error rate", template, "% of spans")
+    fig = _base("Error rate", template, "% of spans", x_range=x_range)
     if df.empty:
         return _empty(fig)
     single = df["group"].nunique() == 1
@@ -125,9 +137,11 @@ def build_error_rate_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE)
     return fig
 
 
-def build_latency_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+def build_latency_figure(
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+) -> go.Figure:
     """p50/p95/p99 latency lines for one group; with several groups, one p95 line per group (fewer lines)."""
-    fig = _base("Latency", template, "ms")
+    fig = _base("Latency", template, "ms", x_range=x_range)
     if df.empty:
         return _empty(fig)
     groups = _groups(df)
@@ -144,10 +158,12 @@ def build_latency_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) ->
     return fig
 
 
-def build_cost_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+def build_cost_figure(
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+) -> go.Figure:
     """Cost in USD per bucket, stacked by group (by model on the Overview); groups that cost nothing are left
     out, so tool and retrieval spans do not crowd the legend."""
-    fig = _base("Cost", template, "USD")
+    fig = _base("Cost", template, "USD", x_range=x_range)
     costed = df[df["group"].isin(df.groupby("group")["cost_usd"].sum().loc[lambda s: s > 0].index)]
     if costed.empty:
         return _empty(fig, NO_DATA if df.empty else "No priced spans in this time range")
@@ -157,9 +173,11 @@ def build_cost_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go
     return fig
 
 
-def build_tokens_figure(df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+def build_tokens_figure(
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+) -> go.Figure:
     """Input and output tokens per bucket (summed over groups), stacked."""
-    fig = _base("Tokens", template, "tokens")
+    fig = _base("Tokens", template, "tokens", x_range=x_range)
     if df.empty:
         return _empty(fig)
     totals = df.groupby("time", sort=True)[["input_tokens", "output_tokens"]].sum().reset_index()

@@ -34,11 +34,21 @@ def format_percent(rate: float | None) -> str:
     return MISSING if _missing(rate) else f"{rate * 100:.1f}%"
 
 
-def format_usd(value: float | None) -> str:
-    """Dollars; below a cent, three significant digits in plain notation ($0.000081), never 8.1e-05."""
+def format_usd(value: float | None, *, compact: bool = False) -> str:
+    """Dollars. Below a cent: three significant digits in plain notation ($0.000081, never 8.1e-05), or
+    "<$0.01" when ``compact`` (for tiles too narrow for the digits)."""
     if _missing(value):
         return MISSING
-    if value == 0 or abs(value) >= 0.01:
-        return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:.4f}"
-    decimals = -math.floor(math.log10(abs(value))) + 2
-    return f"${value:.{decimals}f}"
+    if value == 0 or abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.01:
+        return "$" + _trim_zeros(f"{value:.4f}")
+    if compact:
+        return "<$0.01"
+    return "$" + _trim_zeros(f"{value:.{-math.floor(math.log10(abs(value))) + 2}f}")
+
+
+def _trim_zeros(text: str, keep: int = 2) -> str:
+    """Drop trailing zeros but keep ``keep`` decimals: 0.5000 -> 0.50, 0.0000810 -> 0.000081."""
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.rstrip('0').ljust(keep, '0')}"

@@ -24,13 +24,17 @@ _STOP_GRACE_S = 10.0
 
 
 def streamlit_command(port: int = 8501, host: str = "127.0.0.1") -> list[str]:
-    """The ``streamlit run`` command line, with this interpreter so the same environment serves the app."""
+    """The ``streamlit run`` command line, with this interpreter so the same environment serves the app.
+
+    ``-P`` keeps the working directory off ``sys.path``: a stray ``click.py`` (say) where the user happens to
+    stand would otherwise shadow one of Streamlit's own imports.
+    """
     if not 0 < port < 65536:
         raise ValueError(f"--port must be between 1 and 65535, got {port}")
     if not host:
         raise ValueError("--host must not be empty; use 127.0.0.1 for this machine only, 0.0.0.0 for all")
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        sys.executable, "-P", "-m", "streamlit", "run", str(APP_PATH),
         "--server.port", str(port),
         "--server.address", host,
         "--server.headless", "true",  # no browser popping up, no e-mail prompt on first start

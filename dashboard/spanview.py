@@ -107,7 +107,8 @@ def render_llm_span(span: Mapping[str, Any], *, raw: bool = False) -> None:
                             f"cache write {format_count(span.get('cache_write_tokens'))}")  # fmt: skip
         cols[3].metric("Output tokens", format_count(span.get("output_tokens")),
                        help=f"reasoning {format_count(span.get('reasoning_tokens'))}")
-        cols[4].metric("Cost", format_usd(span.get("cost_usd")), help=f"cost source: {span.get('cost_source') or MISSING}")
+        cols[4].metric("Cost", format_usd(span.get("cost_usd"), compact=True),
+                       help=f"{format_usd(span.get('cost_usd'))}, {span.get('cost_source') or MISSING}")
         if span.get("params"):
             st.caption("params: " + ", ".join(f"`{k}={v}`" for k, v in span["params"].items()))
         st.markdown("**Input**")

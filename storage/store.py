@@ -142,11 +142,12 @@ class Store:
             logger.info("applied migration %04d_%s", migration.version, migration.name)
         return applied
 
-    def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
+    def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str],
+                settings: dict[str, Any] | None = None) -> None:
         if not rows:
             return
         try:
-            self._client.insert(table, rows, column_names=list(columns))
+            self._client.insert(table, rows, column_names=list(columns), settings=settings)
         except Exception as exc:
             raise QueryError(f"insert into {table} failed: {exc}") from exc
 
@@ -157,9 +158,11 @@ class Store:
             logger.debug("closing the storage client failed", exc_info=True)
 
     # -- spans ----------------------------------------------------------------------------------
-    def insert_spans(self, records: Iterable[SpanRecord]) -> int:
+    def insert_spans(self, records: Iterable[SpanRecord], dedup_token: str | None = None) -> int:
+        """Insert spans; a repeated ``dedup_token`` (a WAL replay of the same batch) inserts nothing twice."""
         rows = [record_to_row(r) for r in records]
-        self._insert("spans", rows, SPAN_COLUMNS)
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        self._insert("spans", rows, SPAN_COLUMNS, settings)
         return len(rows)
 
     def search_spans(self, project: str, f: queries.SpanFilter, limit: int = 50,

@@ -97,7 +97,19 @@ def run_demo(collector: Collector, traces: int, seed: int = 7) -> dict:
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    # Acknowledged spans become queryable within the writer's delay: wait for all of them.
+    with collector.client() as client:
+        wait_until(lambda: len(client.get("/api/v1/traces", params={"limit": 1000}).json()["items"]) >= traces)
     return {"stderr": result.stderr}
+
+
+def wait_until(predicate, timeout_s: float = 30.0, interval_s: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,25 @@ PB = {"content-type": "application/x-protobuf"}
 DATA = Path(__file__).parent / "data"
 
 
+class IngestClient(TestClient):
+    """A TestClient whose OTLP posts return once the writer has stored what was acknowledged, so a test can
+    read its spans back at once (in production that takes up to ``writer_max_delay_ms``)."""
+
+    def post(self, url, *args, **kwargs):  # type: ignore[override]
+        response = super().post(url, *args, **kwargs)
+        if str(url).startswith("/v1/"):
+            assert self.app.state.pipeline.wait_stored()
+        return response
+
+
 @pytest.fixture
-def api(store):
-    client = TestClient(create_app(Settings(admin_key=ADMIN, max_body_bytes=64 * 1024), store))
+def api(store, tmp_path):
+    settings = Settings(admin_key=ADMIN, max_body_bytes=64 * 1024, wal_dir=str(tmp_path / "wal"))
+    with IngestClient(create_app(settings, store)) as client:
+        yield _with_project(client)
+
+
+def _with_project(client):
     admin = {"Authorization": f"Bearer {ADMIN}"}
     project = client.post("/api/v1/projects", json={"name": "a"}, headers=admin).json()["id"]
     key = client.post(f"/api/v1/projects/{project}/keys", json={"scopes": ["ingest", "read"]}, headers=admin).json()["key"]

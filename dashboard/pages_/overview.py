@@ -41,17 +41,18 @@ def render() -> None:
     tiles[1].metric("Error rate", format_percent(summary.error_rate), help=f"{summary.errors:,} errored spans")
     tiles[2].metric("p95 latency", format_duration_ms(summary.latency_p95_ms),
                     help=f"Span-weighted mean of each {window.interval}'s p95")
-    tiles[3].metric("Cost", format_usd(summary.cost_usd))
+    tiles[3].metric("Cost", format_usd(summary.cost_usd, compact=True), help=format_usd(summary.cost_usd))
     tiles[4].metric("Tokens", format_count(summary.tokens),
                     help=f"{summary.input_tokens:,} input, {summary.output_tokens:,} output")
 
+    x_range = (window.start, window.end)
     left, right = st.columns(2)
     # theme=None: keep the Plotly template chosen for the app's light or dark theme.
-    left.plotly_chart(build_volume_figure(overall, template=template), theme=None)
-    right.plotly_chart(build_error_rate_figure(overall, template=template), theme=None)
-    left.plotly_chart(build_latency_figure(overall, template=template), theme=None)
-    right.plotly_chart(build_cost_figure(by_model, template=template), theme=None)
-    st.plotly_chart(build_tokens_figure(overall, template=template), theme=None)
+    left.plotly_chart(build_volume_figure(overall, template=template, x_range=x_range), theme=None)
+    right.plotly_chart(build_error_rate_figure(overall, template=template, x_range=x_range), theme=None)
+    left.plotly_chart(build_latency_figure(overall, template=template, x_range=x_range), theme=None)
+    right.plotly_chart(build_cost_figure(by_model, template=template, x_range=x_range), theme=None)
+    st.plotly_chart(build_tokens_figure(overall, template=template, x_range=x_range), theme=None)
 
 
 if __name__ == "__main__":

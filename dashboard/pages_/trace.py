@@ -58,7 +58,7 @@ def render() -> None:
     tiles[3].metric("Errors", format_count(summary.errors))
     tiles[4].metric("Tokens", format_count(summary.input_tokens + summary.output_tokens),
                     help=f"{summary.input_tokens:,} input, {summary.output_tokens:,} output")
-    tiles[5].metric("Cost", format_usd(summary.cost_usd))
+    tiles[5].metric("Cost", format_usd(summary.cost_usd, compact=True), help=format_usd(summary.cost_usd))
 
     st.plotly_chart(build_waterfall_figure(spans, template=session.plotly_template()), theme=None)
 

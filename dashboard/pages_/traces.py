@@ -38,7 +38,6 @@ _COLUMNS = {
 
 def _filter_widgets() -> dict[str, Any]:
     """The filter row; each widget is bound to the query parameter of the same name as the API's filter."""
-    q = st.text_input("Search input and output", key="q", bind="query-params", placeholder="full text")
     cols = st.columns(6)
     filters = {
         name: cols[i].text_input(name.capitalize(), key=name, bind="query-params").strip()
@@ -47,7 +46,6 @@ def _filter_widgets() -> dict[str, Any]:
     filters["status"] = cols[4].selectbox("Status", _STATUSES, format_func=lambda s: s or "any",
                                           key="status", bind="query-params")
     filters["limit"] = cols[5].selectbox("Per page", _LIMITS, key="limit", bind="query-params")
-    filters["q"] = q.strip()
     return filters
 
 
@@ -74,11 +72,13 @@ def _pager(next_cursor: str | None) -> None:
 def render() -> None:
     st.title("Traces")
     settings, window = session.current_settings(), session.current_window()
-    trace_id = st.text_input("Open a trace by id", key="traces.open", placeholder="32 hex digits").strip()
+    search, by_id = st.columns([3, 2])
+    q = search.text_input("Search input and output", key="q", bind="query-params", placeholder="full text")
+    trace_id = by_id.text_input("Open a trace by id", key="traces.open", placeholder="32 hex digits").strip()
     if trace_id:
         session.open_trace(trace_id.lower())
 
-    filters = _filter_widgets()
+    filters = {"q": q.strip(), **_filter_widgets()}
     cursor = _page_cursor({**filters, "range": window.key})
     try:
         page = fetch_traces(settings, {**filters, "start": window.start_param, "end": window.end_param,

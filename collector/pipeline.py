@@ -1,0 +1,96 @@
+"""The ingest pipeline: decode -> normalize -> price -> write-ahead log (fsync) -> acknowledged.
+
+``Pipeline.ingest`` is blocking (run it off the event loop); it returns only when the spans are durable in the
+log, and the writer stores them in ClickHouse shortly after. Memory is bounded by ``max_inflight_bytes`` of
+request bodies in process at once; disk by the log's ``max_bytes``. Both answer ``Overloaded`` (503).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from tracehouse.storage import Store
+
+from .normalize import Step, normalize
+from .otlp import Rejected, decode_traces
+from .pricing import price
+from .settings import Settings
+from .wal import WALError, WALFullError, WriteAheadLog
+from .writer import Writer, encode_batch
+
+
+class Overloaded(Exception):
+    """Shed load: the client should retry after a pause (503 + Retry-After)."""
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, store: Store, steps: Iterable[Step] = (price,)) -> None:
+        self.settings = settings
+        self.steps = tuple(steps)
+        self.wal = WriteAheadLog(resolve_wal_dir(settings, store), max_bytes=settings.wal_max_bytes,
+                                 segment_bytes=settings.wal_segment_bytes)
+        self.writer = Writer(self.wal, lambda spans, token: store.insert_spans(spans, dedup_token=token),
+                             batch_rows=settings.writer_batch_rows,
+                             max_delay_s=settings.writer_max_delay_ms / 1000)
+        self._inflight = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+        self.wal.close()
+
+    @property
+    def ready(self) -> bool:
+        return self.writer.replayed.is_set()
+
+    def ingest(self, project: str, body: bytes, fmt: str) -> tuple[int, list[Rejected]]:
+        with self._lock:
+            if self._inflight + len(body) > self.settings.max_inflight_bytes:
+                raise Overloaded("too many request bytes in process; retry shortly")
+            self._inflight += len(body)
+        try:
+            raw_spans, rejected = decode_traces(body, fmt)
+            if not raw_spans:
+                return 0, rejected
+            records = [normalize(raw, project, self.steps) for raw in raw_spans]
+            try:
+                position = self.wal.append(encode_batch(records))
+                self.wal.wait_durable(position)
+            except WALFullError as exc:
+                raise Overloaded(str(exc)) from exc
+            except WALError as exc:
+                raise Overloaded(f"write-ahead log unavailable: {exc}") from exc
+            return len(records), rejected
+        finally:
+            with self._lock:
+                self._inflight -= len(body)
+
+    def wait_stored(self, timeout: float = 10.0) -> bool:
+        """Block until everything acknowledged so far is in storage (tests, shutdown, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.wal.read(self.wal.checkpoint, limit_bytes=1):  # no durable record left unstored
+                return True
+            time.sleep(0.01)
+        return False
+
+    def stats(self) -> dict[str, Any]:
+        s = self.writer.stats
+        return {"stored_spans": s.stored_spans, "batches": s.batches, "insert_failures": s.failures,
+                "last_error": s.last_error, "wal_pending_bytes": self.wal.pending_bytes(),
+                "replayed": self.ready}
+
+
+def resolve_wal_dir(settings: Settings, store: Store) -> Path:
+    """The setting if given; else beside an embedded data directory; else ./.tracehouse/wal."""
+    if settings.wal_dir:
+        return Path(settings.wal_dir).resolve()
+    if store.target.kind == "chdb":
+        return Path(store.target.path).parent / "wal"
+    return Path(".tracehouse/wal").resolve()
