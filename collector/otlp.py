@@ -1,7 +1,8 @@
-"""OTLP trace decoding (pure): request bytes in, frozen ``RawSpan`` records out.
+"""OTLP decoding (pure): request bytes in, frozen ``RawSpan`` / ``RawLog`` records out.
 
 Ids become lowercase hex and times stay integer nanoseconds, once, at this edge. Accepts protobuf and the
-OTLP/JSON mapping (hex ids, int64 as strings or numbers, enums as integers, unknown fields ignored).
+OTLP/JSON mapping (hex ids, int64 as strings or numbers, enums as integers, unknown fields ignored) for
+``ExportTraceServiceRequest`` and ``ExportLogsServiceRequest``.
 
 Errors: ``DecodeError`` (a ValueError) carries the reason a client needs; the HTTP layer maps it to 400.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtobufDecodeError
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
@@ -40,6 +43,23 @@ class RawSpan:
     attributes: dict[str, Any]
     events: tuple[dict[str, Any], ...]
     links: tuple[dict[str, Any], ...]
+    resource: dict[str, Any]
+    scope_name: str
+    scope_version: str
+
+
+@dataclass(frozen=True)
+class RawLog:
+    """One OTLP log record. Semconv "events" (GenAI message events, operation.details) arrive this way."""
+
+    trace_id: str  # "" when the record is not tied to a span
+    span_id: str
+    time_ns: int  # time_unix_nano, else the observed time
+    severity_number: int
+    severity_text: str
+    event_name: str  # LogRecord.event_name, else the older ``event.name`` attribute
+    body: Any
+    attributes: dict[str, Any]
     resource: dict[str, Any]
     scope_name: str
     scope_version: str
@@ -134,13 +154,57 @@ def spans_from_request(request: ExportTraceServiceRequest) -> tuple[list[RawSpan
     return spans, rejected
 
 
-def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
+def _log_problem(trace_id: bytes, span_id: bytes) -> str | None:
+    # Logs need no trace context; ids that are present must have the right size.
+    if trace_id and len(trace_id) != 16:
+        return "trace_id must be 16 bytes or empty"
+    if span_id and len(span_id) != 8:
+        return "span_id must be 8 bytes or empty"
+    return None
+
+
+def logs_from_request(request: ExportLogsServiceRequest) -> tuple[list[RawLog], list[Rejected]]:
+    logs: list[RawLog] = []
+    rejected: list[Rejected] = []
+    index = -1
+    for resource_logs in request.resource_logs:
+        resource = attributes(resource_logs.resource.attributes)
+        for scope_logs in resource_logs.scope_logs:
+            scope_name, scope_version = scope_logs.scope.name, scope_logs.scope.version
+            for record in scope_logs.log_records:
+                index += 1
+                problem = _log_problem(record.trace_id, record.span_id)
+                if problem:
+                    rejected.append(Rejected(index, problem))
+                    continue
+                attrs = attributes(record.attributes)
+                logs.append(RawLog(
+                    trace_id=_hex(record.trace_id) if any(record.trace_id) else "",
+                    span_id=_hex(record.span_id) if any(record.span_id) else "",
+                    time_ns=int(record.time_unix_nano or record.observed_time_unix_nano),
+                    severity_number=int(record.severity_number),
+                    severity_text=record.severity_text,
+                    event_name=record.event_name or str(attrs.get("event.name") or ""),
+                    body=any_value(record.body) if record.HasField("body") else None,
+                    attributes=attrs,
+                    resource=resource,
+                    scope_name=scope_name,
+                    scope_version=scope_version,
+                ))
+    return logs, rejected
+
+
+def _parse_protobuf(body: bytes, request: Message) -> Any:
     try:
         request.ParseFromString(body)
     except (ProtobufDecodeError, RuntimeError, ValueError) as exc:
-        raise DecodeError(f"body is not a valid OTLP ExportTraceServiceRequest protobuf: {exc}") from exc
+        name = type(request).__name__
+        raise DecodeError(f"body is not a valid OTLP {name} protobuf: {exc}") from exc
     return request
+
+
+def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
+    return _parse_protobuf(body, ExportTraceServiceRequest())
 
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
@@ -157,25 +221,45 @@ def _hex_ids_to_base64(obj: dict[str, Any]) -> None:
                 raise DecodeError(f"{key} {value!r} is not hex") from exc
 
 
-def parse_json(body: bytes) -> ExportTraceServiceRequest:
+def _children(obj: dict[str, Any], camel: str, snake: str) -> list[dict[str, Any]]:
+    return obj.get(camel) or obj.get(snake) or []
+
+
+def _fix_trace_ids(data: dict[str, Any]) -> None:
+    for resource_spans in _children(data, "resourceSpans", "resource_spans"):
+        for scope_spans in _children(resource_spans, "scopeSpans", "scope_spans"):
+            for span in scope_spans.get("spans") or []:
+                _hex_ids_to_base64(span)
+                for link in span.get("links") or []:
+                    _hex_ids_to_base64(link)
+
+
+def _fix_log_ids(data: dict[str, Any]) -> None:
+    for resource_logs in _children(data, "resourceLogs", "resource_logs"):
+        for scope_logs in _children(resource_logs, "scopeLogs", "scope_logs"):
+            for record in _children(scope_logs, "logRecords", "log_records"):
+                _hex_ids_to_base64(record)
+
+
+def _parse_json(body: bytes, request: Message, fix_ids: Any, top_key: str) -> Any:
+    name = type(request).__name__
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise DecodeError("OTLP/JSON body must be an object with resourceSpans")
+        raise DecodeError(f"OTLP/JSON body must be an object with {top_key}")
     try:
-        for resource_spans in data.get("resourceSpans") or data.get("resource_spans") or []:
-            for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("scope_spans") or []:
-                for span in scope_spans.get("spans") or []:
-                    _hex_ids_to_base64(span)
-                    for link in span.get("links") or []:
-                        _hex_ids_to_base64(link)
-        return json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+        fix_ids(data)
+        return json_format.ParseDict(data, request, ignore_unknown_fields=True)
     except DecodeError:
         raise
     except (json_format.ParseError, AttributeError, TypeError, ValueError, binascii.Error) as exc:
-        raise DecodeError(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from exc
+        raise DecodeError(f"body is not a valid OTLP/JSON {name}: {exc}") from exc
+
+
+def parse_json(body: bytes) -> ExportTraceServiceRequest:
+    return _parse_json(body, ExportTraceServiceRequest(), _fix_trace_ids, "resourceSpans")
 
 
 def decode_traces(body: bytes, content_type: str) -> tuple[list[RawSpan], list[Rejected]]:
@@ -184,3 +268,10 @@ def decode_traces(body: bytes, content_type: str) -> tuple[list[RawSpan], list[R
     return spans_from_request(request)
 
 
+def decode_logs(body: bytes, content_type: str) -> tuple[list[RawLog], list[Rejected]]:
+    """Decode an OTLP logs export body. ``content_type`` is ``protobuf`` or ``json``."""
+    if content_type == "protobuf":
+        request = _parse_protobuf(body, ExportLogsServiceRequest())
+    else:
+        request = _parse_json(body, ExportLogsServiceRequest(), _fix_log_ids, "resourceLogs")
+    return logs_from_request(request)

@@ -18,8 +18,11 @@ import plotly.graph_objects as go
 from .frames import metrics_to_frame, span_tree_frame, spans_to_frame
 
 __all__ = [
+    "DARK_TEMPLATE",
     "ERROR_COLOR",
     "KIND_COLORS",
+    "LIGHT_TEMPLATE",
+    "NO_DATA",
     "SERIES_COLORS",
     "build_cost_figure",
     "build_error_rate_figure",

@@ -23,11 +23,21 @@ SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 CONVERSATION_ID = "gen_ai.conversation.id"
 PROMPT_NAME = "gen_ai.prompt.name"
 TOOL_NAME = "gen_ai.tool.name"
+TOOL_TYPE = "gen_ai.tool.type"
+TOOL_DESCRIPTION = "gen_ai.tool.description"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
 TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
 TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 DATA_SOURCE_ID = "gen_ai.data_source.id"
+RETRIEVAL_QUERY = "gen_ai.retrieval.query.text"
+RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
+RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"
 AGENT_NAME = "gen_ai.agent.name"
 ERROR_TYPE = "error.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+HTTP_STATUS_CODE = "http.response.status_code"
 REQUEST_PARAM_PREFIX = "gen_ai.request."
 REQUEST_PARAMS = (
     "temperature", "top_p", "top_k", "max_tokens", "seed", "frequency_penalty",
@@ -48,5 +58,19 @@ PROMPT_VERSION = "tracehouse.prompt.version"
 SPAN_KIND = "tracehouse.span.kind"
 INPUT = "tracehouse.input"
 OUTPUT = "tracehouse.output"
+REDACTED_KINDS = "tracehouse.redaction.kinds"  # string[]: what redaction replaced on this span
+CAPTURE_POLICY = "tracehouse.capture_content"  # resource attribute: full | redacted | none
+
+# Content attributes: left out under capture_content="none". Under "redacted" every string attribute except
+# the structural ones below is redacted before export.
+CONTENT_KEYS = frozenset({
+    INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS, TOOL_DEFINITIONS, TOOL_CALL_ARGUMENTS, TOOL_CALL_RESULT,
+    RETRIEVAL_QUERY, RETRIEVAL_DOCUMENTS, INPUT, OUTPUT,
+})
+STRUCTURAL_KEYS = frozenset({
+    OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL, RESPONSE_ID, FINISH_REASONS, PROMPT_NAME, PROMPT_VERSION,
+    TOOL_NAME, TOOL_TYPE, TOOL_CALL_ID, DATA_SOURCE_ID, AGENT_NAME, ERROR_TYPE, SPAN_KIND, TENANT, USER_ID,
+    SESSION_ID, CONVERSATION_ID, TAGS, SERVER_ADDRESS, REDACTED_KINDS,
+})
 
 SPAN_KINDS = ("llm", "embedding", "tool", "retrieval", "agent", "chain", "other")

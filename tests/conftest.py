@@ -53,7 +53,7 @@ class Collector:
         return project, key
 
 
-def start_collector(tmp: Path, env_extra: dict[str, str] | None = None) -> Collector:
+def start_collector(tmp: Path, env_extra: dict[str, str] | None = None, create_project: bool = True) -> Collector:
     port = free_port()
     data_dir = tmp / "data"
     log_path = tmp / "collector.log"
@@ -77,7 +77,8 @@ def start_collector(tmp: Path, env_extra: dict[str, str] | None = None) -> Colle
         process.kill()
         raise RuntimeError(f"collector not ready in 60 s:\n{log_path.read_text()}")
     collector = Collector(base_url, "", ADMIN_KEY, "", process, data_dir, log_path)
-    collector.project, collector.api_key = collector.new_project("test")
+    if create_project:
+        collector.project, collector.api_key = collector.new_project("test")
     return collector
 
 
