@@ -56,13 +56,12 @@ _LABEL_CHARS = 40  # longer span names are cut in the timeline's left column (ho
 _INDENT_PX = 14
 _CHAR_PX = 7  # rough width of a 12 px label character, to size the left margin
 
+XRange = tuple[datetime, datetime] | None  # (start, end) of the time axis
+
 
 def template_for(theme_type: str | None) -> str:
     """``plotly_dark`` for a dark Streamlit theme, else ``plotly_white`` (also when the theme is unknown)."""
     return DARK_TEMPLATE if theme_type == "dark" else LIGHT_TEMPLATE
-
-
-XRange = tuple[datetime, datetime] | None
 
 
 def _base(title: str, template: str, y_title: str, *, height: int = 320, x_range: XRange = None) -> go.Figure:
@@ -208,6 +207,7 @@ def build_waterfall_figure(spans: Iterable[Mapping[str, Any]], *, template: str 
     for series, rows in df.groupby("series", sort=False):
         fig.add_bar(
             orientation="h", y=rows["row"], x=rows["bar_ms"], base=rows["offset_ms"], name=str(series),
+            width=0.7,  # in rows; Plotly would size a lone bar by the whole axis and overlap its neighbours
             marker_color=ERROR_COLOR if series == "error" else KIND_COLORS[str(series)],
             customdata=rows[["name", "kind", "status", "duration_ms", "offset_ms"]].fillna("").to_numpy(),
             hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} · %{customdata[2]}<br>"
@@ -223,5 +223,5 @@ def build_waterfall_figure(spans: Iterable[Mapping[str, Any]], *, template: str 
     fig.update_yaxes(showticklabels=False, autorange="reversed", showgrid=False)
     fig.update_layout(margin=dict(l=margin))
     fig.update_xaxes(title="ms since trace start", rangemode="tozero")
-    fig.update_layout(barmode="overlay", hovermode="closest", bargap=0.25)
+    fig.update_layout(barmode="overlay", hovermode="closest")
     return fig

@@ -33,7 +33,8 @@ def _render_text(text: str, raw: bool) -> None:
     if raw:
         st.code(text, language=None, wrap_lines=True)
     else:
-        st.markdown(text)
+        # Streamlit's Markdown reads "$...$" as LaTeX: "from $510 to $450" would turn into a formula.
+        st.markdown(text.replace("$", "\\$"))
 
 
 def _render_part(part: Mapping[str, Any], raw: bool) -> None:

@@ -214,6 +214,41 @@ def test_the_launcher_stops_the_server_it_started(signum):
     assert not serving(port)
 
 
+# -- span rendering ------------------------------------------------------------------------------------------
+
+def render_messages_app(messages, fallback_text=None, raw=False):
+    from tracehouse.dashboard.spanview import render_messages
+
+    render_messages(messages, fallback_text=fallback_text, raw=raw)
+
+
+def test_messages_render_as_chat_with_tool_calls_as_code():
+    messages = [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Was it $510 or $450?"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "get_invoice",
+                                         "arguments": {"invoice": "INV-1"}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": '{"amount": 510}'}]},
+        {"role": "assistant", "parts": [{"type": "image", "uri": "s3://x.png"}], "finish_reason": "stop"},
+    ]
+    at = AppTest.from_function(render_messages_app, kwargs={"messages": messages}).run()
+    assert not at.exception
+    assert [m.name for m in at.chat_message] == ["system", "user", "assistant", "tool", "assistant"]
+    system, user, call, result, other = at.chat_message
+    assert user.markdown[0].value == "Was it \\$510 or \\$450?"  # dollars escaped, not read as LaTeX
+    assert json.loads(call.code[0].value) == {"invoice": "INV-1"}
+    assert "get_invoice" in call.caption[0].value
+    assert json.loads(result.code[0].value) == {"amount": 510}
+    assert other.json[0].value and "finish reason: stop" in [c.value for c in other.caption]
+
+
+def test_messages_fall_back_to_flattened_text_then_to_a_note():
+    at = AppTest.from_function(render_messages_app, kwargs={"messages": [], "fallback_text": "hello"}).run()
+    assert at.code[0].value == "hello" and not at.chat_message
+    at = AppTest.from_function(render_messages_app, kwargs={"messages": None}).run()
+    assert at.caption[0].value == "not captured"
+
+
 # -- the app, through AppTest --------------------------------------------------------------------------------
 
 def app(monkeypatch, endpoint: str, api_key: str | None, **query: str) -> AppTest:
@@ -295,6 +330,16 @@ def test_traces_pages_through_with_the_cursor(collector, monkeypatch):
     assert at.dataframe[0].value["trace_id"].tolist() == first
 
 
+def test_selecting_a_row_opens_that_trace(collector, monkeypatch):
+    at = open_page(app(monkeypatch, collector.base_url, collector.api_key), "traces")
+    chosen = at.dataframe[0].value["trace_id"].iloc[2]
+    at.session_state["traces.table"] = {"selection": {"rows": [2], "columns": [], "cells": []}}  # a click
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Trace" and at.query_params["trace_id"] == chosen
+    assert at.text_input(key="trace_id").value == chosen
+
+
 def test_no_match_is_a_readable_empty_state(collector, monkeypatch):
     at = open_page(app(monkeypatch, collector.base_url, collector.api_key, tenant="no-such-tenant"), "traces")
     assert_clean(at)
@@ -330,10 +375,13 @@ def test_opening_a_trace_by_id_shows_its_tree_timeline_and_conversation(collecto
     assert sorted(at.dataframe[0].value["span_id"]) == sorted(s["span_id"] for s in spans)
 
     first_llm = next(s for s in spans if s["kind"] == "llm" and s["input_messages"])
-    first_text = next(p["content"] for m in first_llm["input_messages"] for p in m["parts"] if p["type"] == "text")
-    rendered = [md.value for message in at.chat_message for md in message.markdown]
-    assert first_text in rendered
     assert {m.name for m in at.chat_message} >= {m["role"] for m in first_llm["input_messages"]}
+    first_text = next(p["content"] for m in first_llm["input_messages"] for p in m["parts"] if p["type"] == "text")
+    # AppTest keeps requesting the page of its last switch_page() call; a browser is on /trace by now.
+    at.switch_page("pages_/trace.py")
+    at.toggle(key="trace.raw").set_value(True).run()  # verbatim: exactly the recorded text
+    assert at.title[0].value == "Trace"
+    assert first_text in [code.value for message in at.chat_message for code in message.code]
 
 
 def test_a_shared_trace_link_opens_the_trace(collector, monkeypatch):
