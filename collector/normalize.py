@@ -3,100 +3,107 @@
 The chain is the list ``STEPS`` below, read top to bottom. Each step is a small function
 ``step(raw, draft) -> None`` that reads the raw span and fills fields of ``draft`` (a dict of SpanRecord
 fields); the record is built once at the end. A dict draft instead of ``dataclasses.replace`` per step
-keeps the hot path cheap (one allocation per span instead of one per step). Precedence lists follow
-``shared/reference/ingest-conventions.md`` section 6: explicit vendor keys > OTel current > OpenInference >
-OpenLLMetry legacy > OpenLIT extras.
+keeps the hot path cheap (one allocation per span instead of one per step), and ``draft.view`` carries the
+attributes' prefix groups, computed in one pass, so no step rescans every attribute.
+
+Precedence lists follow ``shared/reference/ingest-conventions.md`` section 6: explicit vendor keys
+(``langfuse.*``, ours) > OTel current > OpenInference > OpenLLMetry legacy > OpenLIT extras. The convention
+readers live in ``tracehouse.collector.conventions``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable
+import math
+from typing import Any, Callable, Iterable, Mapping
 
 from tracehouse import _attributes as A
 from tracehouse.storage.record import SpanRecord
 
+from . import conventions as C
+from .conventions import SpanView, view_of
 from .otlp import RawSpan
-
-Draft = dict[str, Any]
-Step = Callable[[RawSpan, Draft], None]
-
-MAX_TEXT_CHARS = 200_000  # flattened search text per side; messages are kept whole
+from .timefmt import parse_time
 
 MODEL_KEYS = ("langfuse.observation.model.name", "gen_ai.response.model", "gen_ai.request.model",
               "llm.response.model_name", "llm.model_name", "llm.request.model_name", "embedding.model_name")
-REQUEST_MODEL_KEYS = ("gen_ai.request.model", "llm.request.model_name", "llm.model_name")
+REQUEST_MODEL_KEYS = ("gen_ai.request.model", "llm.request.model_name")
+# OpenInference's llm.model_name is the response model; the request's is in llm.invocation_parameters.
+REQUEST_MODEL_FALLBACK_KEYS = ("llm.model_name", "embedding.model_name", "langfuse.observation.model.name")
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.system", "llm.provider")
-INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
-OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
-CACHE_READ_KEYS = ("gen_ai.usage.cache_read.input_tokens", "llm.token_count.prompt_details.cache_read",
-                   "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.prompt_tokens_details.cached_tokens")
-CACHE_WRITE_KEYS = ("gen_ai.usage.cache_creation.input_tokens", "llm.token_count.prompt_details.cache_write",
-                    "gen_ai.usage.cache_creation_input_tokens")
-REASONING_KEYS = ("gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
-                  "gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens",
-                  "gen_ai.usage.completion_tokens_details.reasoning_tokens")
-REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
 SESSION_KEYS = ("langfuse.session.id", A.SESSION_ID, A.CONVERSATION_ID, "traceloop.association.properties.session_id")
 USER_KEYS = ("langfuse.user.id", A.USER_ID, "enduser.id", "traceloop.association.properties.user_id",
              "gen_ai.user", "llm.user", "gen_ai.request.user")
 TENANT_KEYS = (A.TENANT, "traceloop.association.properties.customer_id")
 ENVIRONMENT_KEYS = ("langfuse.environment", "deployment.environment.name", "deployment.environment")
 RELEASE_KEYS = ("langfuse.release", "service.version")
-PROMPT_NAME_KEYS = ("langfuse.observation.prompt.name", A.PROMPT_NAME, "traceloop.prompt.key")
+PROMPT_NAME_KEYS = ("langfuse.observation.prompt.name", A.PROMPT_NAME, "traceloop.prompt.key", "prompt.id")
 PROMPT_VERSION_KEYS = ("langfuse.observation.prompt.version", A.PROMPT_VERSION, "llm.prompt_template.version",
                        "traceloop.prompt.version")
 TAG_KEYS = (A.TAGS, "tag.tags", "langfuse.trace.tags")
 TTFT_SECONDS_KEYS = (A.TIME_TO_FIRST_CHUNK, "gen_ai.server.time_to_first_token")
 FINISH_KEYS = (A.FINISH_REASONS, "gen_ai.response.finish_reason", "llm.finish_reason")
+OPERATION_KEYS = (A.OPERATION, "llm.request.type")
+# Span events that mark the first streamed token (OpenInference; OpenLLMetry's first chunk event).
+FIRST_TOKEN_EVENTS = ("First Token Stream Event", "gen_ai.content.completion.chunk")
 
 _OPERATION_KIND = {
     "chat": "llm", "text_completion": "llm", "generate_content": "llm", "completion": "llm",
     "embeddings": "embedding", "embedding": "embedding", "execute_tool": "tool", "retrieval": "retrieval",
-    "invoke_agent": "agent", "create_agent": "agent", "invoke_workflow": "chain",
+    "rerank": "retrieval", "invoke_agent": "agent", "create_agent": "agent", "invoke_workflow": "chain",
 }
+# OpenLLMetry's llm.request.type -> OTel's gen_ai.operation.name
+_REQUEST_TYPE_OPERATION = {"completion": "text_completion", "embedding": "embeddings"}
 _OPENINFERENCE_KIND = {
     "LLM": "llm", "EMBEDDING": "embedding", "TOOL": "tool", "RETRIEVER": "retrieval", "RERANKER": "retrieval",
-    "AGENT": "agent", "CHAIN": "chain",
+    "AGENT": "agent", "CHAIN": "chain", "GUARDRAIL": "other", "EVALUATOR": "other", "PROMPT": "other",
 }
 _TRACELOOP_KIND = {"workflow": "chain", "task": "chain", "agent": "agent", "tool": "tool"}
-# Provider-specific finish reasons -> OTel's values, so "truncated" or "tool call" mean one thing downstream.
-_FINISH_ALIASES = {"tool_calls": "tool_call", "function_call": "tool_call", "tool_use": "tool_call",
-                   "max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop", "refusal": "content_filter"}
-_PROVIDER_ALIASES = {"xai": "x_ai", "azure": "azure.ai.openai", "aws": "aws.bedrock", "vertex_ai": "gcp.vertex_ai",
-                     "gemini": "gcp.gemini", "google": "gcp.gen_ai", "mistralai": "mistral_ai"}
+# Langfuse's generic "span" (its default) says nothing, so it is left to the other signals.
+_LANGFUSE_KIND = {"generation": "llm", "embedding": "embedding", "agent": "agent", "tool": "tool",
+                  "chain": "chain", "retriever": "retrieval", "guardrail": "other", "evaluator": "other",
+                  "event": "other"}
+# Old spellings and capitalized gen_ai.system values (OpenLLMetry legacy, OpenLIT, OpenInference) -> OTel's.
+_PROVIDER_ALIASES = {"xai": "x_ai", "azure": "azure.ai.openai", "azure_openai": "azure.ai.openai",
+                     "az.ai.inference": "azure.ai.inference", "aws": "aws.bedrock", "bedrock": "aws.bedrock",
+                     "vertex_ai": "gcp.vertex_ai", "vertexai": "gcp.vertex_ai", "gemini": "gcp.gemini",
+                     "google": "gcp.gen_ai", "mistralai": "mistral_ai", "mistral": "mistral_ai",
+                     "watsonx": "ibm.watsonx.ai", "mistral ai": "mistral_ai"}
+_PARAM_EXCLUDED = frozenset({"model", "user", "messages", "tools", "functions"})
+
+
+class Draft(dict):  # type: ignore[type-arg]
+    """SpanRecord fields being filled (a plain dict to steps), plus ``view``: the span's attribute view."""
+
+    __slots__ = ("view",)
+    view: SpanView
+
+
+Step = Callable[[RawSpan, Draft], None]  # steps written for a plain dict (pricing, redaction) fit too
 
 
 # -- lookup helpers ------------------------------------------------------------------------------
-def first(attrs: dict[str, Any], keys: Iterable[str]) -> Any:
+def first(attrs: Mapping[str, Any], keys: Iterable[str]) -> Any:
     for key in keys:
         value = attrs.get(key)
-        if value not in (None, "", [], {}):
+        if value not in (None, "", [], {}, ()):
             return value
     return None
 
 
-def first_int(attrs: dict[str, Any], keys: Iterable[str]) -> int:
-    value = first(attrs, keys)
-    try:
-        return max(0, int(float(value))) if value is not None else 0
-    except (TypeError, ValueError):
-        return 0
-
-
-def first_str(attrs: dict[str, Any], keys: Iterable[str]) -> str:
+def first_str(attrs: Mapping[str, Any], keys: Iterable[str]) -> str:
     value = first(attrs, keys)
     return "" if value is None else str(value)
 
 
-def _json_value(value: Any) -> Any:
-    """Values that may arrive as a JSON string or already structured (OTel allows both)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+def _dict(value: Any) -> dict[str, Any]:
+    value = C.json_value(value)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def provider_name(value: str) -> str:
+    provider = value.strip().lower()
+    return _PROVIDER_ALIASES.get(provider, provider)
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -111,23 +118,7 @@ def identity(raw: RawSpan, d: Draft) -> None:
 
 
 def detect_convention(raw: RawSpan, d: Draft) -> None:
-    keys = raw.attributes.keys()
-    if raw.scope_name == "tracehouse":
-        convention = "tracehouse"
-    elif any(k.startswith("langfuse.") for k in keys):
-        convention = "langfuse"
-    elif "openinference.span.kind" in keys or any(k.startswith("llm.token_count.") for k in keys):
-        convention = "openinference"
-    elif any(k.startswith(("traceloop.", "llm.request.type", "gen_ai.prompt.0", "gen_ai.completion.0"))
-             for k in keys):
-        convention = "openllmetry"
-    elif "gen_ai.usage.cost" in keys or raw.scope_name.startswith("openlit"):
-        convention = "openlit"
-    elif any(k.startswith("gen_ai.") for k in keys):
-        convention = "otel_genai"
-    else:
-        convention = "otel"
-    d["convention"] = convention
+    d["convention"] = C.detect(d.view, raw.scope_name, frozenset(e["name"] for e in raw.events))
 
 
 def context(raw: RawSpan, d: Draft) -> None:
@@ -138,159 +129,218 @@ def context(raw: RawSpan, d: Draft) -> None:
     d["tenant"] = first_str(a, TENANT_KEYS) or first_str(r, TENANT_KEYS)
     d["user"] = first_str(a, USER_KEYS)
     d["session"] = first_str(a, SESSION_KEYS)
-    tags = _json_value(first(a, TAG_KEYS))
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",") if t.strip()]
-    d["tags"] = tuple(str(t) for t in tags) if isinstance(tags, list) else ()
-    metadata = _json_value(a.get(A.METADATA) or a.get("metadata"))
-    d["metadata"] = metadata if isinstance(metadata, dict) else {}
+    d["tags"] = tags(first(a, TAG_KEYS))
+    d["metadata"] = metadata(d.view)
+
+
+def tags(value: Any) -> tuple[str, ...]:
+    """An array, a JSON array string or a comma-separated string."""
+    value = C.json_value(value)
+    if isinstance(value, str):
+        value = [t.strip() for t in value.split(",")]
+    if isinstance(value, (list, tuple)):
+        return tuple(str(t) for t in value if t not in (None, ""))
+    return ()
+
+
+def metadata(view: SpanView) -> dict[str, Any]:
+    """Merged lowest precedence first: OpenLLMetry association properties, Langfuse trace then observation
+    metadata (JSON or flattened ``.key`` attributes), OpenInference ``metadata``, ours."""
+    a = view.attrs
+    merged: dict[str, Any] = dict(view.group("traceloop.association.properties."))
+    for key in ("langfuse.trace.metadata", "langfuse.observation.metadata"):
+        merged.update(_dict(a.get(key)))
+        merged.update({k: C.json_blob(v) for k, v in view.group(key + ".").items()})
+    merged.update(_dict(a.get("metadata")))
+    merged.update(_dict(a.get(A.METADATA)))
+    return merged
 
 
 def model_call(raw: RawSpan, d: Draft) -> None:
     a = raw.attributes
     d["model"] = first_str(a, MODEL_KEYS)
-    d["request_model"] = first_str(a, REQUEST_MODEL_KEYS)
-    provider = first_str(a, PROVIDER_KEYS).lower()
-    d["provider"] = _PROVIDER_ALIASES.get(provider, provider)
-    d["operation"] = first_str(a, (A.OPERATION, "llm.request.type"))
-    params: dict[str, Any] = {}
-    for key, value in a.items():
-        if key.startswith(A.REQUEST_PARAM_PREFIX) and key not in (A.REQUEST_MODEL, "gen_ai.request.user"):
-            params[key[len(A.REQUEST_PARAM_PREFIX):]] = value
-    invocation = _json_value(a.get("llm.invocation_parameters"))
-    if isinstance(invocation, dict):
-        params = {**invocation, **params}
-    d["params"] = params
+    invocation = _dict(a.get("llm.invocation_parameters"))  # OpenInference: JSON of the request's parameters
+    d["request_model"] = (first_str(a, REQUEST_MODEL_KEYS) or str(invocation.get("model") or "")
+                          or first_str(a, REQUEST_MODEL_FALLBACK_KEYS))
+    d["provider"] = provider_name(first_str(a, PROVIDER_KEYS))
+    operation = first_str(a, OPERATION_KEYS)
+    d["operation"] = _REQUEST_TYPE_OPERATION.get(operation, operation)
+    d["params"] = params(d.view, invocation)
     d["prompt_name"] = first_str(a, PROMPT_NAME_KEYS)
     d["prompt_version"] = first_str(a, PROMPT_VERSION_KEYS)
-    finish = first(a, FINISH_KEYS)
-    finish = str(finish[0] if isinstance(finish, list) and finish else finish or "")
-    d["finish_reason"] = _FINISH_ALIASES.get(finish.lower(), finish.lower())
-    ttft = first(a, TTFT_SECONDS_KEYS)
-    try:
-        d["time_to_first_token_ms"] = float(ttft) * 1000 if ttft is not None else None
-    except (TypeError, ValueError):
-        d["time_to_first_token_ms"] = None
+    d["finish_reason"] = C.finish_reason(first(a, FINISH_KEYS))
+    d["time_to_first_token_ms"] = time_to_first_token_ms(raw)
+
+
+def params(view: SpanView, invocation: Mapping[str, Any]) -> dict[str, Any]:
+    """Request parameters, lowest precedence first: OpenInference's ``invocation`` parameters, OTel
+    ``gen_ai.request.*``, Langfuse ``model.parameters``; tool definitions under ``tools`` (replay needs them)."""
+    a = view.attrs
+    merged = {k: v for k, v in invocation.items() if k not in _PARAM_EXCLUDED}
+    merged.update((k, v) for k, v in view.group(A.REQUEST_PARAM_PREFIX).items() if k not in _PARAM_EXCLUDED)
+    merged.update({k: C.json_value(v) for k, v in _dict(a.get("langfuse.observation.model.parameters")).items()
+                   if k not in _PARAM_EXCLUDED})
+    tools = tool_definitions(view)
+    if tools:
+        merged["tools"] = tools
+    return merged
+
+
+def tool_definitions(view: SpanView) -> list[Any]:
+    definitions = C.json_value(view.attrs.get("gen_ai.tool.definitions"))
+    if isinstance(definitions, list) and definitions:
+        return definitions
+    return [C.json_value(fields.get("tool.json_schema")) for _, fields in C.indexed(view.group("llm.tools."))
+            if fields.get("tool.json_schema")]
+
+
+def time_to_first_token_ms(raw: RawSpan) -> float | None:
+    a = raw.attributes
+    seconds = first(a, TTFT_SECONDS_KEYS)
+    if seconds is not None:
+        try:
+            ms = float(seconds) * 1000
+        except (TypeError, ValueError):
+            ms = math.nan
+        if 0 <= ms < math.inf:
+            return ms
+    started = C.json_blob(a.get("langfuse.observation.completion_start_time"))  # a JSON-encoded timestamp
+    if isinstance(started, str):
+        try:
+            return max(0, parse_time(started) - raw.start_time_ns) / 1e6
+        except ValueError:
+            pass
+    for event in raw.events:
+        if event["name"] in FIRST_TOKEN_EVENTS:
+            return max(0, event["time_ns"] - raw.start_time_ns) / 1e6
+    return None
 
 
 def kind(raw: RawSpan, d: Draft) -> None:
-    a = raw.attributes
+    d["kind"] = span_kind(raw.attributes, d.get("operation", ""), bool(d.get("model")))
+
+
+def span_kind(a: Mapping[str, Any], operation: str, has_model: bool) -> str:
+    """Langfuse's chain: explicit > OpenInference kind > operation > Traceloop kind > has a model -> LLM."""
     explicit = a.get(A.SPAN_KIND)
     if explicit in A.SPAN_KINDS:
-        d["kind"] = explicit
-    elif str(a.get("openinference.span.kind", "")).upper() in _OPENINFERENCE_KIND:
-        d["kind"] = _OPENINFERENCE_KIND[str(a["openinference.span.kind"]).upper()]
-    elif d.get("operation") in _OPERATION_KIND:
-        d["kind"] = _OPERATION_KIND[d["operation"]]
-    elif a.get("traceloop.span.kind") in _TRACELOOP_KIND:
-        d["kind"] = _TRACELOOP_KIND[a["traceloop.span.kind"]]
-    elif d.get("model"):
-        d["kind"] = "llm"  # "has a model attribute" means an LLM call (Langfuse's rule)
-    else:
-        d["kind"] = "other"
+        return explicit
+    langfuse = str(a.get("langfuse.observation.type", "")).lower()
+    if langfuse in _LANGFUSE_KIND:
+        return _LANGFUSE_KIND[langfuse]
+    openinference = str(a.get("openinference.span.kind", "")).upper()
+    if openinference in _OPENINFERENCE_KIND:
+        return _OPENINFERENCE_KIND[openinference]
+    if operation in _OPERATION_KIND:
+        return _OPERATION_KIND[operation]
+    traceloop = str(a.get("traceloop.span.kind", ""))
+    if traceloop in _TRACELOOP_KIND:
+        return _TRACELOOP_KIND[traceloop]
+    return "llm" if has_model else "other"
 
 
 def usage(raw: RawSpan, d: Draft) -> None:
-    a = raw.attributes
-    d["input_tokens"] = first_int(a, INPUT_TOKEN_KEYS)
-    d["output_tokens"] = first_int(a, OUTPUT_TOKEN_KEYS)
-    # Subsets, never added on top: cache inside input, reasoning inside output.
-    d["cache_read_tokens"] = first_int(a, CACHE_READ_KEYS)
-    d["cache_write_tokens"] = first_int(a, CACHE_WRITE_KEYS)
-    d["reasoning_tokens"] = first_int(a, REASONING_KEYS)
-    reported = first(a, REPORTED_COST_KEYS)
-    try:
-        d["reported_cost_usd"] = float(reported) if reported is not None else None
-    except (TypeError, ValueError):
-        d["reported_cost_usd"] = None
+    counts = C.usage(raw.attributes)
+    d.update(input_tokens=counts.input_tokens, output_tokens=counts.output_tokens,
+             cache_read_tokens=counts.cache_read_tokens, cache_write_tokens=counts.cache_write_tokens,
+             reasoning_tokens=counts.reasoning_tokens, reported_cost_usd=C.reported_cost(raw.attributes))
 
 
-def _parts_text(parts: Any) -> str:
-    if not isinstance(parts, list):
-        return "" if parts is None else str(parts)
-    out = []
-    for part in parts:
-        if not isinstance(part, dict):
-            out.append(str(part))
-        elif part.get("type") in ("text", "reasoning", None) and part.get("content") is not None:
-            out.append(str(part["content"]))
-        elif part.get("type") == "tool_call":
-            arguments = part.get("arguments")
-            out.append(f"{part.get('name')}({arguments if isinstance(arguments, str) else json.dumps(arguments)})")
-        elif part.get("type") == "tool_call_response":
-            response = part.get("response", part.get("result"))
-            out.append(response if isinstance(response, str) else json.dumps(response))
-    return "\n".join(out)
-
-
-def _as_messages(value: Any, default_role: str) -> list[dict[str, Any]]:
-    value = _json_value(value)
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        return [{"role": default_role, "parts": [{"type": "text", "content": str(value)}]}]
-    messages = []
-    for message in value:
-        if isinstance(message, dict) and "parts" in message:
-            messages.append(message)
-        elif isinstance(message, dict):
-            content = message.get("content")
-            parts = content if isinstance(content, list) else [{"type": "text", "content": content}]
-            messages.append({"role": message.get("role", default_role), "parts": parts})
-        else:
-            messages.append({"role": default_role, "parts": [{"type": "text", "content": str(message)}]})
-    return messages
-
-
-def flatten(messages: Iterable[dict[str, Any]]) -> str:
-    return "\n".join(t for t in (_parts_text(m.get("parts")) for m in messages) if t)[:MAX_TEXT_CHARS]
+def _first_messages(sources: Iterable[Callable[[], list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    # Sources are thunks so that lower-precedence conventions are not even parsed once one has content.
+    for source in sources:
+        messages = source()
+        if messages:
+            return messages
+    return []
 
 
 def content(raw: RawSpan, d: Draft) -> None:
-    a = raw.attributes
-    system = _json_value(a.get(A.SYSTEM_INSTRUCTIONS))
-    inputs = _as_messages(a.get(A.INPUT_MESSAGES), "user")
-    if system:
-        parts = system if isinstance(system, list) else [{"type": "text", "content": str(system)}]
-        inputs = [{"role": "system", "parts": parts}, *inputs]
-    outputs = _as_messages(a.get(A.OUTPUT_MESSAGES), "assistant")
+    a, view = raw.attributes, d.view
+    events: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+
+    def from_events(side: int) -> list[dict[str, Any]]:
+        nonlocal events
+        if events is None:
+            events = C.span_event_messages(raw.events) if raw.events else ([], [])
+        return events[side]
+
+    input_mime, output_mime = str(a.get("input.mime_type") or ""), str(a.get("output.mime_type") or "")
+    inputs = _first_messages((
+        lambda: C.otel_messages(a.get(A.INPUT_MESSAGES), "user"),
+        lambda: from_events(0),
+        lambda: C.messages_from_value(a.get("gen_ai.prompt"), "user"),  # removed OTel attribute
+        lambda: C.openinference_messages(view.group("llm.input_messages."), "user"),
+        lambda: C.openinference_texts(view.group("llm.prompts."), "prompt.text", "user"),
+        lambda: C.openllmetry_messages(view.group("gen_ai.prompt."), "user"),
+        lambda: C.messages_from_value(a.get("traceloop.entity.input"), "user"),
+        lambda: C.messages_from_value(a.get("input.value"), "user", input_mime),
+        lambda: C.messages_from_value(a.get("langfuse.observation.input"), "user"),
+    ))
+    system = C.system_message(a.get(A.SYSTEM_INSTRUCTIONS))
+    if system and not (inputs and inputs[0].get("role") == "system"):
+        inputs = [system, *inputs]
+    outputs = _first_messages((
+        lambda: C.otel_messages(a.get(A.OUTPUT_MESSAGES), "assistant"),
+        lambda: from_events(1),
+        lambda: C.messages_from_value(a.get("gen_ai.completion"), "assistant"),
+        lambda: C.openinference_messages(view.group("llm.output_messages."), "assistant"),
+        lambda: C.openinference_texts(view.group("llm.choices."), "completion.text", "assistant"),
+        lambda: C.openllmetry_messages(view.group("gen_ai.completion."), "assistant"),
+        lambda: C.messages_from_value(a.get("traceloop.entity.output"), "assistant"),
+        lambda: C.messages_from_value(a.get("output.value"), "assistant", output_mime),
+        lambda: C.messages_from_value(a.get("langfuse.observation.output"), "assistant"),
+    ))
     d["input_messages"] = tuple(inputs)
     d["output_messages"] = tuple(outputs)
-    fallback_in = first(a, (A.INPUT, "input.value", "traceloop.entity.input", "langfuse.observation.input",
-                            A.TOOL_CALL_ARGUMENTS))
-    fallback_out = first(a, (A.OUTPUT, "output.value", "traceloop.entity.output", "langfuse.observation.output",
-                             A.TOOL_CALL_RESULT))
-    d["input_text"] = flatten(inputs) or _text(fallback_in)
-    d["output_text"] = flatten(outputs) or _text(fallback_out)
-    if not d["finish_reason"] and outputs:
-        finish = str(outputs[-1].get("finish_reason") or "").lower()
-        d["finish_reason"] = _FINISH_ALIASES.get(finish, finish)
+    # Tool calls and our SDK's generic spans carry plain input/output: searchable text, not messages.
+    d["input_text"] = C.flatten(inputs) or _text(first(a, (A.INPUT, A.TOOL_CALL_ARGUMENTS)))
+    d["output_text"] = C.flatten(outputs) or _text(first(a, (A.OUTPUT, A.TOOL_CALL_RESULT)))
+    if not d["finish_reason"]:
+        d["finish_reason"] = C.last_finish_reason(outputs)
 
 
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))[:MAX_TEXT_CHARS]
+    return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))[:C.MAX_TEXT_CHARS]
 
 
 def error_status(raw: RawSpan, d: Draft) -> None:
-    if d["status"] != "error" and raw.attributes.get(A.ERROR_TYPE):
+    a = raw.attributes
+    langfuse_error = str(a.get("langfuse.observation.level", "")).upper() == "ERROR"
+    if d["status"] != "error" and (a.get(A.ERROR_TYPE) or langfuse_error):
         d["status"] = "error"
     if d["status"] == "error" and not d["status_message"]:
-        for event in raw.events:
-            if event["name"] == "exception":
-                attrs = event["attributes"]
-                d["status_message"] = f"{attrs.get('exception.type', '')}: {attrs.get('exception.message', '')}"
-                break
+        d["status_message"] = str(a.get("langfuse.observation.status_message") or "") or exception_message(raw.events)
+
+
+def exception_message(events: Iterable[Mapping[str, Any]]) -> str:
+    for event in events:
+        if event["name"] == "exception":
+            attrs = event["attributes"]
+            return f"{attrs.get('exception.type', '')}: {attrs.get('exception.message', '')}"
+    return ""
 
 
 STEPS: tuple[Step, ...] = (identity, detect_convention, context, model_call, kind, usage, content, error_status)
 
 
+def make_project_defaults_step(tenant: str = "", environment: str = "") -> Step:
+    """Fill what a span did not say from its project's settings (the reference's "else the project's default")."""
+
+    def project_defaults(raw: RawSpan, d: dict[str, Any]) -> None:
+        if tenant and not d.get("tenant"):
+            d["tenant"] = tenant
+        if environment and not d.get("environment"):
+            d["environment"] = environment
+
+    return project_defaults
+
+
 def normalize(raw: RawSpan, project: str, extra_steps: Iterable[Step] = ()) -> SpanRecord:
-    draft: Draft = {"project": project}
+    draft = Draft(project=project)
+    draft.view = view_of(raw.attributes)
     for step in (*STEPS, *extra_steps):
         step(raw, draft)
     return SpanRecord(**draft)

@@ -17,6 +17,8 @@ FORBIDDEN = {
     "tracehouse.storage": {"fastapi", "streamlit", "sklearn", "tracehouse.collector"},
     "tracehouse.collector.otlp": {"fastapi", "clickhouse_connect", "streamlit"},
     "tracehouse.collector.normalize": {"fastapi", "clickhouse_connect", "streamlit"},
+    "tracehouse.collector.conventions": {"fastapi", "clickhouse_connect", "streamlit"},
+    "tracehouse.collector.pricing": {"fastapi", "clickhouse_connect", "streamlit"},
     "tracehouse.dashboard.figures": {"tracehouse.storage", "clickhouse_connect", "chdb", "fastapi"},
     "tracehouse.dashboard.api_client": {"tracehouse.storage", "clickhouse_connect", "chdb", "fastapi"},
 }

@@ -28,16 +28,21 @@ OTEL_PART_TYPES = frozenset({"text", "tool_call", "tool_call_response", "server_
                              "server_tool_call_response", "blob", "file", "uri", "reasoning"})
 
 
-def json_value(value: Any) -> Any:
-    """A value that may arrive as a JSON string or already structured (OTel allows both)."""
-    if isinstance(value, str):
-        stripped = value.lstrip()
-        if stripped[:1] in ("[", "{", '"'):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
+def json_value(value: Any, starts: tuple[str, ...] = ("[", "{")) -> Any:
+    """A value that may arrive as a JSON array/object string or already structured (OTel allows both).
+    Other strings are left alone, so plain text is never reinterpreted."""
+    if isinstance(value, str) and value.lstrip()[:1] in starts:
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     return value
+
+
+def json_blob(value: Any) -> Any:
+    """Like ``json_value``, also decoding a JSON-encoded string: SDKs that serialize every input/output
+    (Traceloop entities, Langfuse) turn the text ``hi`` into ``"hi"``."""
+    return json_value(value, ("[", "{", '"'))
 
 
 def _arguments(value: Any) -> Any:
@@ -51,7 +56,7 @@ def _compact(part: Part) -> Part:
 
 
 def _text(content: Any) -> Part:
-    return {"type": "text", "content": content if isinstance(content, str) else json.dumps(content)}
+    return {"type": "text", "content": content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)}
 
 
 def _image(url: Any) -> Part:
@@ -64,13 +69,13 @@ def _image(url: Any) -> Part:
 
 def _tool_call(call: Mapping[str, Any]) -> Part:
     """OpenAI ``{id, function{name, arguments}}`` or flat ``{id, name, arguments}``."""
-    function = call.get("function") if isinstance(call.get("function"), Mapping) else call
+    function = call.get("function") if isinstance(call.get("function"), dict) else call
     return _compact({"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
                      "arguments": _arguments(function.get("arguments"))})
 
 
 def to_part(item: Any) -> Part:
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         return _text(item if isinstance(item, str) else str(item))
     kind = item.get("type")
     if kind in OTEL_PART_TYPES:
@@ -85,7 +90,7 @@ def to_part(item: Any) -> Part:
         return {"type": "text", "content": item.get("text", "")}
     if kind == "image_url":
         image = item.get("image_url")
-        return _image(image.get("url") if isinstance(image, Mapping) else image)
+        return _image(image.get("url") if isinstance(image, dict) else image)
     if kind == "tool_use":  # Anthropic
         return _compact({"type": "tool_call", "id": item.get("id"), "name": item.get("name"),
                          "arguments": item.get("input")})
@@ -97,11 +102,11 @@ def to_part(item: Any) -> Part:
     if kind is None:  # Bedrock / Strands content blocks carry no type
         if "text" in item:
             return {"type": "text", "content": item["text"]}
-        if isinstance(item.get("toolUse"), Mapping):
+        if isinstance(item.get("toolUse"), dict):
             use = item["toolUse"]
             return _compact({"type": "tool_call", "id": use.get("toolUseId"), "name": use.get("name"),
                              "arguments": use.get("input")})
-        if isinstance(item.get("toolResult"), Mapping):
+        if isinstance(item.get("toolResult"), dict):
             result = item["toolResult"]
             return _compact({"type": "tool_call_response", "id": result.get("toolUseId"),
                              "response": result.get("content")})
@@ -112,7 +117,7 @@ def to_parts(content: Any) -> list[Part]:
     content = json_value(content)
     if content is None or content == "":
         return []
-    if isinstance(content, list):
+    if isinstance(content, (list, tuple)):
         return [to_part(item) for item in content]
     return [to_part(content)]
 
@@ -120,23 +125,24 @@ def to_parts(content: Any) -> list[Part]:
 def to_message(m: Mapping[str, Any], default_role: str) -> Message:
     """One message in OTel shape (kept) or a provider's shape (translated)."""
     role = str(m.get("role") or default_role)
-    if isinstance(m.get("parts"), list):
+    if isinstance(m.get("parts"), (list, tuple)):
         parts = [to_part(p) for p in m["parts"]]
     else:
         parts = to_parts(m.get("content"))
         if role == "tool" and m.get("tool_call_id") is not None:
             response = json_value(m.get("content"))
             parts = [_compact({"type": "tool_call_response", "id": m.get("tool_call_id"), "response": response})]
-        for call in m.get("tool_calls") or []:
-            if isinstance(call, Mapping):
+        calls = json_value(m.get("tool_calls"))  # flattened conventions send them as a JSON string
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, dict):
                 parts.append(_tool_call(call))
-        if isinstance(m.get("function_call"), Mapping):  # OpenAI's pre-tools function calling
+        if isinstance(m.get("function_call"), dict):  # OpenAI's pre-tools function calling
             parts.append(_tool_call(m["function_call"]))
     message: Message = {"role": role, "parts": parts}
     if m.get("name"):
         message["name"] = m["name"]
     if m.get("finish_reason"):
-        message["finish_reason"] = m["finish_reason"]
+        message["finish_reason"] = finish_reason(m["finish_reason"])
     return message
 
 
@@ -150,19 +156,20 @@ def messages_from_value(value: Any, default_role: str, mime_type: str = "") -> l
         return []
     if mime_type.startswith("text/"):
         return [{"role": default_role, "parts": [_text(value)]}]
-    value = json_value(value)
-    if isinstance(value, list) and value and all(isinstance(m, Mapping) and "role" in m for m in value):
+    value = json_blob(value)
+    if value in ([], {}, ""):
+        return []
+    if isinstance(value, list) and all(isinstance(m, dict) and "role" in m for m in value):
         return [to_message(m, default_role) for m in value]
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         if isinstance(value.get("messages"), list):
             messages = messages_from_value(value["messages"], default_role)
-            system = value.get("system")
-            if system and messages is not None:
-                messages = [{"role": "system", "parts": to_parts(system)}, *messages]
+            if value.get("system"):  # Anthropic keeps the system prompt beside the messages
+                messages = [{"role": "system", "parts": to_parts(value["system"])}, *messages]
             return messages
         if isinstance(value.get("choices"), list):
             return [to_message({**c.get("message", {}), "finish_reason": c.get("finish_reason")}, default_role)
-                    for c in value["choices"] if isinstance(c, Mapping)]
+                    for c in value["choices"] if isinstance(c, dict)]
         if "role" in value and ("content" in value or "parts" in value or "tool_calls" in value):
             return [to_message(value, default_role)]
     return [{"role": default_role, "parts": [_text(value)]}]
@@ -173,11 +180,11 @@ def otel_messages(value: Any, default_role: str) -> list[Message]:
     value = json_value(value)
     if value is None or value == "" or value == []:
         return []
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         value = [value]
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         return [{"role": default_role, "parts": [_text(value)]}]
-    return [to_message(m, default_role) if isinstance(m, Mapping) else {"role": default_role,
+    return [to_message(m, default_role) if isinstance(m, dict) else {"role": default_role,
                                                                          "parts": [to_part(m)]} for m in value]
 
 
@@ -247,12 +254,12 @@ def openllmetry_messages(group: Mapping[str, Any], default_role: str) -> list[Me
 def event_body(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
     """A legacy message event's body: the attributes, or a JSON body in ``gen_ai.event.content``."""
     packed = json_value(attributes.get("gen_ai.event.content"))
-    return packed if isinstance(packed, Mapping) else attributes
+    return packed if isinstance(packed, dict) else attributes
 
 
 def body_message(event_name: str, body: Any) -> tuple[str, Message] | None:
     """A legacy GenAI message event -> ("input" | "output", message); None if it is not one."""
-    if not isinstance(body, Mapping):
+    if not isinstance(body, dict):
         body = {"content": body}
     if event_name in EVENT_ROLES:
         return "input", to_message({**body, "role": body.get("role") or EVENT_ROLES[event_name],
@@ -260,7 +267,7 @@ def body_message(event_name: str, body: Any) -> tuple[str, Message] | None:
                                    EVENT_ROLES[event_name])
     if event_name == CHOICE_EVENT:
         inner = json_value(body.get("message"))
-        if isinstance(inner, Mapping) and ({"content", "role", "tool_calls"} & inner.keys()):
+        if isinstance(inner, dict) and ({"content", "role", "tool_calls"} & inner.keys()):
             message = dict(inner)
         else:  # some SDKs put the content itself under ``message``
             message = {"content": inner if inner is not None else body.get("content")}
@@ -305,7 +312,7 @@ def span_event_messages(events: Iterable[Mapping[str, Any]]) -> tuple[list[Messa
 
 # -- flattened text ------------------------------------------------------------------------------
 def _part_text(part: Any) -> str:
-    if not isinstance(part, Mapping):
+    if not isinstance(part, dict):
         return "" if part is None else str(part)
     kind = part.get("type")
     if kind in ("text", "reasoning"):
@@ -313,7 +320,8 @@ def _part_text(part: Any) -> str:
         return "" if content is None else str(content)
     if kind in ("tool_call", "server_tool_call"):
         arguments = part.get("arguments")
-        return f"{part.get('name')}({arguments if isinstance(arguments, str) else json.dumps(arguments)})"
+        rendered = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        return f"{part.get('name')}({rendered})"
     if kind in ("tool_call_response", "server_tool_call_response"):
         response = part.get("response")
         return response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)

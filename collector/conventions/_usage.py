@@ -8,6 +8,7 @@ sums them into ``total``; its OpenAI integration moves cached tokens out of ``in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -28,6 +29,8 @@ LANGFUSE_USAGE = "langfuse.observation.usage_details"
 LANGFUSE_COST = "langfuse.observation.cost_details"
 REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
 _ABSENT = (None, "", [], {})
+# No real call uses 4 billion tokens; clamping keeps one bad value from failing the batch it arrived in.
+MAX_COUNT = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,8 @@ def count(value: Any) -> int | None:
     if value in _ABSENT or isinstance(value, bool):
         return None
     try:
-        return max(0, int(float(value)))
-    except (TypeError, ValueError):
+        return min(MAX_COUNT, max(0, int(float(value))))
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -68,7 +71,7 @@ def _is_cache_write(key: str) -> bool:
 def langfuse_usage(value: Any) -> dict[str, int]:
     """``usage_details`` (JSON or structured) -> canonical counts present in it."""
     details = json_value(value)
-    if not isinstance(details, Mapping):
+    if not isinstance(details, dict):
         return {}
     out: dict[str, int] = {}
     inputs = outputs = 0
@@ -127,13 +130,13 @@ def _usd(value: Any) -> float | None:
         usd = float(value)
     except (TypeError, ValueError):
         return None
-    return usd if usd >= 0 and usd == usd else None  # NaN and negatives are not costs
+    return usd if 0 <= usd < math.inf else None  # NaN, infinities and negatives are not costs
 
 
 def langfuse_cost(value: Any) -> float | None:
     """``cost_details``: its ``total``, else the sum of its buckets (Langfuse's own rule)."""
     details = json_value(value)
-    if not isinstance(details, Mapping):
+    if not isinstance(details, dict):
         return _usd(details)
     if "total" in details:
         return _usd(details["total"])

@@ -30,16 +30,14 @@ class SpanView:
 
 
 def view_of(attrs: Mapping[str, Any]) -> SpanView:
-    namespaces: set[str] = set()
     groups: dict[str, dict[str, Any]] = {}
-    for key, value in attrs.items():
-        namespaces.add(key.partition(".")[0])
-        if key.startswith(GROUP_PREFIXES):  # one C-level test; the loop below runs only for matches
-            for prefix in GROUP_PREFIXES:
-                if key.startswith(prefix):
-                    groups.setdefault(prefix, {})[key[len(prefix):]] = value
-                    break
-    return SpanView(attrs, frozenset(namespaces), groups)
+    # One C-level prefix test per key; the loop over prefixes runs only for the keys that matched.
+    for key in [k for k in attrs if k.startswith(GROUP_PREFIXES)]:
+        for prefix in GROUP_PREFIXES:
+            if key.startswith(prefix):
+                groups.setdefault(prefix, {})[key[len(prefix):]] = attrs[key]
+                break
+    return SpanView(attrs, frozenset([k.partition(".")[0] for k in attrs]), groups)
 
 
 def indexed(group: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
