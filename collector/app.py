@@ -112,10 +112,19 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     # -- ingest -------------------------------------------------------------------------------
     @app.post("/v1/traces")
     async def ingest_traces(request: Request) -> Response:
+        return await _ingest(request, allow_basic=False)
+
+    @app.post("/api/public/otel/v1/traces")
+    async def ingest_langfuse(request: Request) -> Response:
+        """Langfuse-compatible OTLP path: Basic ``project_id:api_key``, so a Langfuse SDK only changes its host."""
+        return await _ingest(request, allow_basic=True)
+
+    async def _ingest(request: Request, allow_basic: bool) -> Response:
         fmt = "json"
         try:
             fmt = body_format(request.headers.get("content-type"))
-            principal = await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest")
+            principal = await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest",
+                                                allow_basic)
             body = await _read_capped(request, settings.max_body_bytes)
             body = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
             stored, rejected = await run_in_threadpool(pipeline.ingest, principal.project or "", body, fmt)

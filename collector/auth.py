@@ -6,6 +6,8 @@ query storage per request. The bootstrap admin key from settings is compared in 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import threading
 import time
@@ -35,10 +37,20 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        """Blocking (may query storage): call it off the event loop."""
+    def authenticate(self, authorization: str | None, allow_basic: bool = False) -> Principal:
+        """Blocking (may query storage): call it off the event loop.
+
+        ``allow_basic`` accepts Langfuse-style ``Basic base64(public:secret)``: the secret is a tracehouse API
+        key and the public key must be its project id.
+        """
         scheme, _, key = (authorization or "").partition(" ")
         key = key.strip()
+        if allow_basic and scheme.lower() == "basic":
+            public, secret = _basic_credentials(key)
+            principal = self.authenticate(f"Bearer {secret}")
+            if principal.project is None or not hmac.compare_digest(public.encode(), principal.project.encode()):
+                raise AuthError(401, "Basic auth: the public key must be the project id of the secret key")
+            return principal
         if scheme.lower() != "bearer" or not key:
             raise AuthError(401, "missing API key: send 'Authorization: Bearer <key>' (TRACEHOUSE_API_KEY)")
         if self._admin_key and hmac.compare_digest(key.encode(), self._admin_key.encode()):
@@ -59,10 +71,20 @@ class Authenticator:
             raise AuthError(401, "unknown or revoked API key")
         return principal
 
-    def require(self, authorization: str | None, scope: str) -> Principal:
-        principal = self.authenticate(authorization)
+    def require(self, authorization: str | None, scope: str, allow_basic: bool = False) -> Principal:
+        principal = self.authenticate(authorization, allow_basic)
         if scope not in principal.scopes and "admin" not in principal.scopes:
             raise AuthError(403, f"this key lacks the {scope!r} scope")
         if scope != "admin" and principal.project is None:
             raise AuthError(403, "the admin key has no project: create a project key for this route")
         return principal
+
+
+def _basic_credentials(encoded: str) -> tuple[str, str]:
+    try:
+        public, sep, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise AuthError(401, "Basic auth: credentials are not base64 of 'public:secret'") from exc
+    if not sep or not secret:
+        raise AuthError(401, "Basic auth: expected 'public:secret'")
+    return public, secret

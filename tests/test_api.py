@@ -28,7 +28,7 @@ class IngestClient(TestClient):
 
     def post(self, url, *args, **kwargs):  # type: ignore[override]
         response = super().post(url, *args, **kwargs)
-        if str(url).startswith("/v1/"):
+        if str(url).endswith("/v1/traces"):
             assert self.app.state.pipeline.wait_stored()
         return response
 
@@ -166,3 +166,17 @@ def test_scores(api):
     response = api.post("/api/v1/scores", json={"trace_id": "a" * 32, "name": "thumbs", "value": 1})
     assert response.status_code == 201 and len(response.json()["score_id"]) == 32
     assert api.post("/api/v1/scores", json={"trace_id": "nothex", "name": "x", "value": 1}).status_code == 422
+
+
+def test_langfuse_path_takes_basic_project_and_key(api):
+    import base64
+    key = api.headers["Authorization"].split()[1]
+    good = base64.b64encode(f"{api.project}:{key}".encode()).decode()
+    wrong_public = base64.b64encode(f"someone-else:{key}".encode()).decode()
+    path = "/api/public/otel/v1/traces"
+    assert api.post(path, content=encoded_genai_trace(), headers={**PB, "Authorization": f"Basic {wrong_public}"}).status_code == 401
+    assert api.post(path, content=encoded_genai_trace(), headers={**PB, "Authorization": "Basic !!"}).status_code == 401
+    assert api.post(path, content=encoded_genai_trace(), headers={**PB, "Authorization": f"Basic {good}"}).status_code == 200
+    assert len(api.get("/api/v1/spans").json()["items"]) == 3
+    # Basic is for the Langfuse path only
+    assert api.get("/api/v1/spans", headers={"Authorization": f"Basic {good}"}).status_code == 401
