@@ -27,6 +27,8 @@ class TraceContext:
     session: str | None = None
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    prompt_name: str | None = None  # applied to LLM calls only (llm_call and instrumented clients)
+    prompt_version: str | None = None
 
     def merged(
         self,
@@ -35,6 +37,8 @@ class TraceContext:
         session: str | None,
         tags: tuple[str, ...],
         metadata: Mapping[str, Any] | None,
+        prompt_name: str | None = None,
+        prompt_version: str | None = None,
     ) -> "TraceContext":
         merged_tags = self.tags + tuple(t for t in tags if t not in self.tags)
         merged_meta = {**self.metadata, **(metadata or {})}
@@ -44,6 +48,8 @@ class TraceContext:
             session=session if session is not None else self.session,
             tags=merged_tags,
             metadata=MappingProxyType(merged_meta),
+            prompt_name=prompt_name if prompt_name is not None else self.prompt_name,
+            prompt_version=prompt_version if prompt_version is not None else self.prompt_version,
         )
 
 
@@ -63,9 +69,13 @@ def context(
     session: str | None = None,
     tags: list[str] | tuple[str, ...] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    prompt_name: str | None = None,
+    prompt_version: str | int | None = None,
 ) -> Iterator[TraceContext]:
     """Attach tenant/user/session/tags/metadata to every span started inside the block (this thread or task,
-    and what ``wrap`` hands on). A bad argument is reported once and the block runs with the outer context."""
+    and what ``wrap`` hands on), and ``prompt_name``/``prompt_version`` to every LLM call inside it (handy for
+    instrumented clients, whose calls take no such argument). A bad argument is reported once and the block
+    runs with the outer context."""
     try:
         new = _CURRENT.get().merged(
             None if tenant is None else str(tenant),
@@ -73,6 +83,8 @@ def context(
             None if session is None else str(session),
             tuple(str(t) for t in ([tags] if isinstance(tags, str) else (tags or ()))),
             dict(metadata) if metadata is not None else None,
+            None if prompt_name is None else str(prompt_name),
+            None if prompt_version is None else str(prompt_version),
         )
         token = _CURRENT.set(new)
     except Exception:

@@ -10,13 +10,18 @@ Unknown part types are kept as they are, so nothing needed for replay is thrown 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _PRIMITIVES = (str, int, float, bool)
+_PLAIN_TYPES = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
+_PLAIN_SCALARS = frozenset({str, int, float, bool})
 
 
 def plain(value: Any) -> Any:
     """Provider SDK objects (pydantic models) to plain dicts/lists; everything else unchanged."""
+    if type(value) in _PLAIN_TYPES:  # the hot path: plain data needs no conversion
+        return value
     dump = getattr(value, "model_dump", None)
     if callable(dump) and not isinstance(value, type):
         try:
@@ -44,6 +49,8 @@ def _text_of(content: Any) -> Any:
 
 def _part(item: Any) -> dict[str, Any]:
     item = plain(item)
+    if type(item) is dict and item.get("type") == "text" and "text" in item:  # the common case first
+        return {"type": "text", "content": item["text"]}
     if isinstance(item, str):
         return {"type": "text", "content": item}
     if not isinstance(item, Mapping):
@@ -97,7 +104,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 def tool_call_part(call: Any) -> dict[str, Any]:
     """An OpenAI ``tool_calls`` entry (``{id, type, function: {name, arguments}}``) as an OTel part."""
     call = plain(call)
-    if not isinstance(call, Mapping):
+    if type(call) is not dict and not isinstance(call, Mapping):
         return {"type": "tool_call", "name": str(call)}
     fn = call.get("function") or {}
     return {"type": "tool_call", "id": call.get("id"), "name": fn.get("name"), "arguments": _maybe_json(fn.get("arguments"))}
@@ -105,24 +112,15 @@ def tool_call_part(call: Any) -> dict[str, Any]:
 
 def to_otel_message(message: Any, finish_reason: str | None = None) -> dict[str, Any]:
     message = plain(message)
-    if isinstance(message, str):
+    if type(message) is dict and "parts" not in message:  # the hot path: an OpenAI/Anthropic-style dict
+        out = _from_chat_dict(message)
+    elif isinstance(message, str):
         out: dict[str, Any] = {"role": "assistant" if finish_reason else "user",
                                "parts": [{"type": "text", "content": message}]}
     elif isinstance(message, Mapping) and "parts" in message:
         out = dict(message)
     elif isinstance(message, Mapping):
-        role = str(message.get("role", "user"))
-        if role == "tool":
-            parts = [{"type": "tool_call_response", "id": message.get("tool_call_id"),
-                      "response": _text_of(message.get("content"))}]
-        else:
-            parts = _content_parts(message.get("content"))
-            if message.get("refusal"):
-                parts.append({"type": "refusal", "content": message["refusal"]})
-            parts.extend(tool_call_part(call) for call in message.get("tool_calls") or ())
-        out = {"role": role, "parts": parts}
-        if message.get("name"):
-            out["name"] = message["name"]
+        out = _from_chat_dict(message)
     else:
         out = {"role": "user", "parts": [{"type": "text", "content": str(message)}]}
     if finish_reason and "finish_reason" not in out:
@@ -130,9 +128,33 @@ def to_otel_message(message: Any, finish_reason: str | None = None) -> dict[str,
     return out
 
 
+def _from_chat_dict(message: Mapping[str, Any]) -> dict[str, Any]:
+    role = message.get("role") or "user"
+    if role == "tool":
+        parts = [{"type": "tool_call_response", "id": message.get("tool_call_id"),
+                  "response": _text_of(message.get("content"))}]
+    else:
+        content = message.get("content")
+        if type(content) is str:
+            parts = [{"type": "text", "content": content}]
+        else:
+            parts = _content_parts(content)
+        if message.get("refusal"):
+            parts.append({"type": "refusal", "content": message["refusal"]})
+        calls = message.get("tool_calls")
+        if calls:
+            parts.extend(tool_call_part(call) for call in calls)
+    out: dict[str, Any] = {"role": str(role), "parts": parts}
+    if message.get("name"):
+        out["name"] = message["name"]
+    return out
+
+
 def to_otel_messages(messages: Any, finish_reason: str | None = None) -> list[dict[str, Any]]:
     if messages is None:
         return []
+    if type(messages) is list:
+        return [to_otel_message(m, finish_reason) for m in messages]
     if isinstance(messages, (str, Mapping)) or hasattr(messages, "model_dump"):
         messages = [messages]
     return [to_otel_message(m, finish_reason) for m in messages]
@@ -200,7 +222,7 @@ def to_documents(documents: Any) -> list[dict[str, Any]]:
 
 def attribute_value(value: Any) -> Any:
     """A value OTel can hold: primitives and flat lists of primitives as they are, the rest as JSON."""
-    if isinstance(value, _PRIMITIVES) or value is None:
+    if type(value) in _PLAIN_SCALARS or isinstance(value, _PRIMITIVES) or value is None:
         return value
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
         return list(value)
@@ -210,12 +232,17 @@ def attribute_value(value: Any) -> Any:
     return to_json(plain(value))
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_default, separators=(",", ":"))
-
-
 def _default(value: Any) -> Any:
     dumped = plain(value)
     if dumped is not value:
         return dumped
     return str(value)
+
+
+# One encoder for the process: json.dumps() with options builds a new encoder on every call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=_default, separators=(",", ":")).encode
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON, non-ASCII kept as is; provider objects through ``model_dump``, anything else as ``str``."""
+    return _ENCODE(value)

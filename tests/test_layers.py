@@ -38,6 +38,7 @@ def test_module_does_not_import_a_higher_layer(module):
 
 def test_public_surface_is_pinned():
     assert sorted(tracehouse.__all__) == [
-        "LLMCallHandle", "SDKSettings", "SpanHandle", "TraceContext", "context", "current_context", "flush",
-        "init", "llm_call", "observe", "shutdown", "span",
+        "LLMCallHandle", "RetrievalHandle", "SDKSettings", "SDKStats", "SpanHandle", "ToolCallHandle", "TraceContext",
+        "context", "current_context", "flush", "init", "instrument_anthropic", "instrument_openai", "llm_call",
+        "observe", "retrieval", "score", "shutdown", "span", "stats", "tool_call", "wrap",
     ]

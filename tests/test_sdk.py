@@ -1,14 +1,21 @@
-"""SDK unit tests with an in-memory exporter: settings precedence, context, attributes, never raising."""
+"""SDK unit tests with an in-memory exporter: settings precedence, context, attributes, never raising; and in a
+subprocess: a thin import, flush at interpreter exit, exit never held up by a hanging collector."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracehouse
+from tests.fakes_sdk import FakeCollector
 from tracehouse._settings import DEFAULT_ENDPOINT, resolve_settings
 
 
@@ -138,3 +145,47 @@ def test_collector_down_costs_the_app_nothing():
         tracehouse.shutdown()
 
 
+# -- the SDK is thin, and the host process is never held up ------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def test_import_tracehouse_pulls_in_no_client_library_nor_exporter_transport():
+    out = run_python("""
+        import sys, json, tracehouse
+        print(json.dumps(sorted(sys.modules)))
+    """)
+    loaded = set(json.loads(out.stdout))
+    heavy = {"openai", "anthropic", "requests", "httpx", "fastapi", "clickhouse_connect", "tracehouse.redaction"}
+    assert not loaded & heavy
+
+
+def test_spans_are_flushed_at_interpreter_exit():
+    with FakeCollector() as collector:
+        out = run_python(f"""
+            import tracehouse
+            tracehouse.init(endpoint="{collector.base_url}", schedule_delay_ms=60000)
+            with tracehouse.span("left at exit"):
+                pass
+        """)
+        assert out.returncode == 0, out.stderr
+        assert [s["name"] for s in collector.spans] == ["left at exit"]
+
+
+def test_a_hanging_collector_delays_interpreter_exit_by_at_most_the_shutdown_timeout():
+    with FakeCollector(hang_s=60) as collector:
+        start = time.perf_counter()
+        out = run_python(f"""
+            import tracehouse
+            tracehouse.init(endpoint="{collector.base_url}", shutdown_timeout_s=1, export_timeout_s=30)
+            for i in range(100):
+                with tracehouse.span("s"):
+                    pass
+            tracehouse.score("0af7651916cd43dd8448eb211c80319c", "n", 1)
+        """)
+        assert out.returncode == 0, out.stderr
+        assert time.perf_counter() - start < 10  # interpreter start + 1 s span drain + 1 s score drain
