@@ -294,10 +294,11 @@ def content(raw: RawSpan, d: Draft) -> None:
     d["input_messages"] = tuple(inputs)
     d["output_messages"] = tuple(outputs)
     # Tool calls and our SDK's generic spans carry plain input/output: searchable text, not messages.
-    d["input_text"] = C.flatten(inputs) or _text(first(a, (A.INPUT, A.TOOL_CALL_ARGUMENTS)))
-    d["output_text"] = C.flatten(outputs) or _text(first(a, (A.OUTPUT, A.TOOL_CALL_RESULT)))
+    d["input_text"] = C.flatten(inputs) or _text(first(a, (A.INPUT, A.TOOL_CALL_ARGUMENTS, A.RETRIEVAL_QUERY)))
+    d["output_text"] = C.flatten(outputs) or _text(first(a, (A.OUTPUT, A.TOOL_CALL_RESULT, A.RETRIEVAL_DOCUMENTS)))
     if not d["finish_reason"]:
         d["finish_reason"] = C.last_finish_reason(outputs)
+    d["redacted"] = bool(a.get(A.REDACTED_KINDS))  # the SDK redacted content before export
 
 
 def _text(value: Any) -> str:

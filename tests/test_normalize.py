@@ -310,3 +310,11 @@ def test_numbers_from_hostile_values_stay_storable(value):
     for x in (r.cost_usd, r.cost_input_usd, r.cost_cache_usd, r.cost_output_usd, r.reported_cost_usd,
               r.time_to_first_token_ms):
         assert x is None or (math.isfinite(x) and x >= 0)
+
+
+def test_sdk_retrieval_spans_and_redaction_marker():
+    r = normalize(raw({"tracehouse.span.kind": "retrieval", "gen_ai.retrieval.query.text": "refund policy",
+                       "gen_ai.retrieval.documents": '[{"id": "d1", "content": "30 days"}]',
+                       "tracehouse.redaction.kinds": ["EMAIL"]}), "p")
+    assert r.kind == "retrieval" and r.input_text == "refund policy" and "30 days" in r.output_text
+    assert r.redacted is True
