@@ -75,8 +75,9 @@ _PARAM_EXCLUDED = frozenset({"model", "user", "messages", "tools", "functions"})
 class Draft(dict):  # type: ignore[type-arg]
     """SpanRecord fields being filled (a plain dict to steps), plus ``view``: the span's attribute view."""
 
-    __slots__ = ("view",)
+    __slots__ = ("view", "parsed")
     view: SpanView
+    parsed: dict[str, Any]  # OTel content attributes parsed once by ``content``, reused by ``lift_content``
 
 
 Step = Callable[[RawSpan, Draft], None]  # steps written for a plain dict (pricing, redaction) fit too
@@ -266,8 +267,11 @@ def content(raw: RawSpan, d: Draft) -> None:
         return events[side]
 
     input_mime, output_mime = str(a.get("input.mime_type") or ""), str(a.get("output.mime_type") or "")
+    parsed = {key: C.json_value(a[key]) for key, _ in LIFTED_KEYS if key in a}
+    if isinstance(d, Draft):
+        d.parsed = parsed
     inputs = _first_messages((
-        lambda: C.otel_messages(a.get(A.INPUT_MESSAGES), "user"),
+        lambda: C.otel_messages(parsed.get(A.INPUT_MESSAGES), "user"),
         lambda: from_events(0),
         lambda: C.messages_from_value(a.get("gen_ai.prompt"), "user"),  # removed OTel attribute
         lambda: C.openinference_messages(view.group("llm.input_messages."), "user"),
@@ -277,11 +281,11 @@ def content(raw: RawSpan, d: Draft) -> None:
         lambda: C.messages_from_value(a.get("input.value"), "user", input_mime),
         lambda: C.messages_from_value(a.get("langfuse.observation.input"), "user"),
     ))
-    system = C.system_message(a.get(A.SYSTEM_INSTRUCTIONS))
+    system = C.system_message(parsed.get(A.SYSTEM_INSTRUCTIONS))
     if system and not (inputs and inputs[0].get("role") == "system"):
         inputs = [system, *inputs]
     outputs = _first_messages((
-        lambda: C.otel_messages(a.get(A.OUTPUT_MESSAGES), "assistant"),
+        lambda: C.otel_messages(parsed.get(A.OUTPUT_MESSAGES), "assistant"),
         lambda: from_events(1),
         lambda: C.messages_from_value(a.get("gen_ai.completion"), "assistant"),
         lambda: C.openinference_messages(view.group("llm.output_messages."), "assistant"),
@@ -299,6 +303,32 @@ def content(raw: RawSpan, d: Draft) -> None:
     if not d["finish_reason"]:
         d["finish_reason"] = C.last_finish_reason(outputs)
     d["redacted"] = bool(a.get(A.REDACTED_KINDS))  # the SDK redacted content before export
+
+
+# Attributes whose content the canonical columns hold in full: the raw copy is replaced by a marker so the
+# largest values are not stored (and encoded, logged, compressed) twice.
+LIFTED_KEYS = ((A.INPUT_MESSAGES, "input_messages"), (A.SYSTEM_INSTRUCTIONS, "input_messages"),
+               (A.OUTPUT_MESSAGES, "output_messages"))
+
+
+def _well_formed_parts(parts: Any) -> bool:
+    return isinstance(parts, list) and all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in parts)
+
+
+def _well_formed(key: str, value: Any) -> bool:
+    """Only values in the exact OTel shape are lifted: the canonical parse of anything else may lose detail."""
+    if key == A.SYSTEM_INSTRUCTIONS:
+        return _well_formed_parts(value)
+    return isinstance(value, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and _well_formed_parts(m.get("parts")) for m in value)
+
+
+def lift_content(raw: RawSpan, d: Draft) -> None:
+    parsed = getattr(d, "parsed", {})
+    lifted = {key: f"<stored in {column}>" for key, column in LIFTED_KEYS
+              if key in parsed and d[column] and _well_formed(key, parsed[key])}
+    if lifted:
+        d["attributes"] = {**raw.attributes, **lifted}
 
 
 def _text(value: Any) -> str:
@@ -324,7 +354,8 @@ def exception_message(events: Iterable[Mapping[str, Any]]) -> str:
     return ""
 
 
-STEPS: tuple[Step, ...] = (identity, detect_convention, context, model_call, kind, usage, content, error_status)
+STEPS: tuple[Step, ...] = (identity, detect_convention, context, model_call, kind, usage, content, lift_content,
+                          error_status)
 
 
 def make_project_defaults_step(tenant: str = "", environment: str = "") -> Step:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+import orjson
+
 from .record import SpanRecord
 
 # Columns written on insert, in order. ``duration_ms`` is derived; ``ingested_at`` has a default.
@@ -24,8 +26,14 @@ _RECORD_FIELD = {"start_time": "start_time_ns", "end_time": "end_time_ns"}
 _UINT32_MAX = 2**32 - 1
 
 
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:  # orjson: several times faster on the multi-KB message and attribute columns
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # integers beyond 64 bits and other things only Python's json writes
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def record_to_row(record: SpanRecord) -> list[Any]:
@@ -57,7 +65,7 @@ def row_to_dict(column_names: Sequence[str], row: Sequence[Any]) -> dict[str, An
     for name, value in zip(column_names, row):
         if name in JSON_COLUMNS:
             try:
-                value = json.loads(value) if value else ({} if name in ("metadata", "params", "attributes", "resource") else [])
+                value = orjson.loads(value) if value else ({} if name in ("metadata", "params", "attributes", "resource") else [])
             except ValueError:
                 value = None
         out[name] = value

@@ -161,8 +161,16 @@ class Store:
     def insert_spans(self, records: Iterable[SpanRecord], dedup_token: str | None = None) -> int:
         """Insert spans; a repeated ``dedup_token`` (a WAL replay of the same batch) inserts nothing twice."""
         rows = [record_to_row(r) for r in records]
+        if not rows:
+            return 0
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
-        self._insert("spans", rows, SPAN_COLUMNS, settings)
+        # Column-oriented: clickhouse-connect encodes a column at a time, about twice as fast as rows.
+        columns = [list(column) for column in zip(*rows)]
+        try:
+            self._client.insert("spans", columns, column_names=list(SPAN_COLUMNS), column_oriented=True,
+                                settings=settings)
+        except Exception as exc:
+            raise QueryError(f"insert into spans failed: {exc}") from exc
         return len(rows)
 
     def search_spans(self, project: str, f: queries.SpanFilter, limit: int = 50,

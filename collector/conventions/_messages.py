@@ -11,6 +11,8 @@ are translated so that search, replay and compare see one shape.
 from __future__ import annotations
 
 import json
+
+import orjson
 from typing import Any, Iterable, Mapping
 
 from ._view import indexed, sub
@@ -31,9 +33,13 @@ OTEL_PART_TYPES = frozenset({"text", "tool_call", "tool_call_response", "server_
 def json_value(value: Any, starts: tuple[str, ...] = ("[", "{")) -> Any:
     """A value that may arrive as a JSON array/object string or already structured (OTel allows both).
     Other strings are left alone, so plain text is never reinterpreted."""
-    if isinstance(value, str) and value.lstrip()[:1] in starts:
+    if isinstance(value, str) and value[:64].lstrip()[:1] in starts:
         try:
-            return json.loads(value)
+            return orjson.loads(value)  # several times faster than json on multi-KB message arrays
+        except ValueError:
+            pass
+        try:
+            return json.loads(value)  # what orjson refuses but Python's json reads: NaN, huge integers
         except ValueError:
             return value
     return value
