@@ -20,7 +20,7 @@ from tracehouse.storage import InvalidQueryError, SpanFilter, StorageError, Stor
 
 from . import serialize
 from .auth import Authenticator, AuthError, Principal
-from .otlp import DecodeError
+from .otlp import DecodeError, TooManySpans
 from .pipeline import Overloaded, Pipeline
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
 from .settings import Settings
@@ -132,6 +132,8 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
             return _otlp_error(fmt, exc.status, exc.reason)
         except AuthError as exc:
             return _otlp_error(fmt, exc.status, exc.reason)
+        except TooManySpans as exc:
+            return _otlp_error(fmt, 413, str(exc))
         except DecodeError as exc:
             return _otlp_error(fmt, 400, str(exc))
         except Overloaded as exc:

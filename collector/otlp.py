@@ -22,11 +22,24 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-MAX_DEPTH = 16  # nested AnyValue depth kept; deeper values are cut (hostile input)
+# Hostile-input limits: values past them are cut (never a reason to drop the span), except the span count,
+# which rejects the request (413) before anything is built from it.
+MAX_DEPTH = 16  # nested AnyValue depth kept
+MAX_ITEMS = 10_000  # elements kept per array or kvlist value
+MAX_STRING_CHARS = 1_000_000  # characters kept per string value
+MAX_ATTRIBUTES = 1_024  # attributes kept per span, event, link or resource
+MAX_EVENTS = 1_024  # events kept per span
+MAX_LINKS = 128  # links kept per span
+MAX_SPANS_PER_REQUEST = 100_000
+TRUNCATED_SUFFIX = "…[truncated]"
 
 
 class DecodeError(ValueError):
     pass
+
+
+class TooManySpans(DecodeError):
+    """More spans in one request than ``MAX_SPANS_PER_REQUEST`` (answered 413)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,8 @@ def any_value(value: AnyValue, depth: int = 0) -> Any:
     if case is None:
         return None
     if case == "string_value":
-        return value.string_value
+        text = value.string_value
+        return text if len(text) <= MAX_STRING_CHARS else text[:MAX_STRING_CHARS] + TRUNCATED_SUFFIX
     if case == "bool_value":
         return value.bool_value
     if case == "int_value":
@@ -88,13 +102,15 @@ def any_value(value: AnyValue, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return None
     if case == "array_value":
-        return [any_value(v, depth + 1) for v in value.array_value.values]
+        return [any_value(v, depth + 1) for v in value.array_value.values[:MAX_ITEMS]]
     if case == "kvlist_value":
-        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values[:MAX_ITEMS]}
     raise DecodeError(f"unknown AnyValue case {case!r}")
 
 
 def attributes(kvs: Any) -> dict[str, Any]:
+    if len(kvs) > MAX_ATTRIBUTES:
+        kvs = kvs[:MAX_ATTRIBUTES]
     return {kv.key: any_value(kv.value) for kv in kvs}
 
 
@@ -115,6 +131,9 @@ def _span_problem(trace_id: bytes, span_id: bytes, parent: bytes) -> str | None:
 def spans_from_request(request: ExportTraceServiceRequest) -> tuple[list[RawSpan], list[Rejected]]:
     spans: list[RawSpan] = []
     rejected: list[Rejected] = []
+    count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    if count > MAX_SPANS_PER_REQUEST:
+        raise TooManySpans(f"{count} spans in one request; send at most {MAX_SPANS_PER_REQUEST} per request")
     index = 0
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
@@ -140,12 +159,12 @@ def spans_from_request(request: ExportTraceServiceRequest) -> tuple[list[RawSpan
                     attributes=attributes(span.attributes),
                     events=tuple(
                         {"time_ns": int(e.time_unix_nano), "name": e.name, "attributes": attributes(e.attributes)}
-                        for e in span.events
+                        for e in span.events[:MAX_EVENTS]
                     ),
                     links=tuple(
                         {"trace_id": _hex(link.trace_id), "span_id": _hex(link.span_id),
                          "attributes": attributes(link.attributes)}
-                        for link in span.links
+                        for link in span.links[:MAX_LINKS]
                     ),
                     resource=resource,
                     scope_name=scope_name,

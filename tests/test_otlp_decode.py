@@ -111,3 +111,33 @@ def test_spans_with_invalid_ids_are_rejected_not_fatal():
     decoded, rejected = decode_traces(request.SerializeToString(), "protobuf")
     assert [s.name for s in decoded] == ["b"]
     assert len(rejected) == 1 and "trace_id" in rejected[0].reason
+
+
+def test_hostile_sizes_are_cut_not_fatal(monkeypatch):
+    from tracehouse.collector import otlp
+
+    monkeypatch.setattr(otlp, "MAX_STRING_CHARS", 10)
+    monkeypatch.setattr(otlp, "MAX_ITEMS", 3)
+    monkeypatch.setattr(otlp, "MAX_ATTRIBUTES", 2)
+    long = AnyValue(string_value="x" * 50)
+    assert any_value(long) == "x" * 10 + otlp.TRUNCATED_SUFFIX
+    many = AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=i) for i in range(10)]))
+    assert any_value(many) == [0, 1, 2]
+    deep = AnyValue(string_value="leaf")
+    for _ in range(40):
+        deep = AnyValue(array_value=ArrayValue(values=[deep]))
+    cut = any_value(deep)
+    depth = 0
+    while isinstance(cut, list):
+        cut, depth = cut[0], depth + 1
+    assert cut is None and depth == otlp.MAX_DEPTH
+    kvs = [KeyValue(key=f"k{i}", value=AnyValue(int_value=i)) for i in range(5)]
+    assert otlp.attributes(kvs) == {"k0": 0, "k1": 1}
+
+
+def test_too_many_spans_in_one_request(monkeypatch):
+    from tracehouse.collector import otlp
+
+    monkeypatch.setattr(otlp, "MAX_SPANS_PER_REQUEST", 2)
+    with pytest.raises(otlp.TooManySpans):
+        decode_traces(encoded_genai_trace(), "protobuf")  # three spans
