@@ -112,14 +112,20 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     # -- ingest -------------------------------------------------------------------------------
     @app.post("/v1/traces")
     async def ingest_traces(request: Request) -> Response:
-        return await _ingest(request, allow_basic=False)
+        return await _ingest(request, pipeline.ingest, allow_basic=False)
+
+    @app.post("/v1/logs")
+    async def ingest_logs(request: Request) -> Response:
+        """OTLP logs: GenAI message and operation-details events are joined with their spans."""
+        return await _ingest(request, pipeline.ingest_logs, allow_basic=False, signal="logs")
 
     @app.post("/api/public/otel/v1/traces")
     async def ingest_langfuse(request: Request) -> Response:
         """Langfuse-compatible OTLP path: Basic ``project_id:api_key``, so a Langfuse SDK only changes its host."""
-        return await _ingest(request, allow_basic=True)
+        return await _ingest(request, pipeline.ingest, allow_basic=True)
 
-    async def _ingest(request: Request, allow_basic: bool) -> Response:
+    async def _ingest(request: Request, handler: Callable[[str, bytes, str], tuple[int, list[Any]]],
+                      allow_basic: bool, signal: str = "traces") -> Response:
         fmt = "json"
         try:
             fmt = body_format(request.headers.get("content-type"))
@@ -127,7 +133,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
                                                 allow_basic)
             body = await _read_capped(request, settings.max_body_bytes)
             body = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
-            stored, rejected = await run_in_threadpool(pipeline.ingest, principal.project or "", body, fmt)
+            stored, rejected = await run_in_threadpool(handler, principal.project or "", body, fmt)
         except ProtocolError as exc:
             return _otlp_error(fmt, exc.status, exc.reason)
         except AuthError as exc:
@@ -138,7 +144,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
             return _otlp_error(fmt, 400, str(exc))
         except Overloaded as exc:
             return _otlp_error(fmt, 503, str(exc), retry=True)
-        content, media = export_response(fmt, len(rejected), "; ".join(sorted({r.reason for r in rejected})))
+        content, media = export_response(fmt, len(rejected), "; ".join(sorted({r.reason for r in rejected})), signal)
         return Response(content, media_type=media)
 
     # -- projects and keys ----------------------------------------------------------------------

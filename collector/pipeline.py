@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from tracehouse.storage import Store
 
+from .conventions import content_from_logs
+from .log_join import LogJoiner
 from .normalize import Step, normalize
-from .otlp import Rejected, decode_traces
+from .otlp import Rejected, decode_logs, decode_traces
 from .pricing import price
 from .settings import Settings
 from .wal import WALError, WALFullError, WriteAheadLog
@@ -35,6 +38,7 @@ class Pipeline:
         self.writer = Writer(self.wal, lambda spans, token: store.insert_spans(spans, dedup_token=token),
                              batch_rows=settings.writer_batch_rows,
                              max_delay_s=settings.writer_max_delay_ms / 1000)
+        self.joiner = LogJoiner()
         self._inflight = 0
         self._lock = threading.Lock()
 
@@ -50,26 +54,42 @@ class Pipeline:
         return self.writer.replayed.is_set()
 
     def ingest(self, project: str, body: bytes, fmt: str) -> tuple[int, list[Rejected]]:
+        """OTLP traces: returns (spans stored durably, spans rejected)."""
+        with self._admitted(body):
+            raw_spans, rejected = decode_traces(body, fmt)
+            records = self.joiner.on_spans(project, [normalize(raw, project, self.steps) for raw in raw_spans])
+            self._append_durably(records)
+            return len(records), rejected
+
+    def ingest_logs(self, project: str, body: bytes, fmt: str) -> tuple[int, list[Rejected]]:
+        """OTLP logs: GenAI content events join their spans; returns (log records accepted, rejected)."""
+        with self._admitted(body):
+            logs, rejected = decode_logs(body, fmt)
+            self._append_durably(self.joiner.on_logs(project, content_from_logs(logs)))
+            return len(logs), rejected
+
+    @contextmanager
+    def _admitted(self, body: bytes) -> Iterator[None]:
+        """Bound the request bytes being decoded at once (memory), shedding load past it."""
         with self._lock:
             if self._inflight + len(body) > self.settings.max_inflight_bytes:
                 raise Overloaded("too many request bytes in process; retry shortly")
             self._inflight += len(body)
         try:
-            raw_spans, rejected = decode_traces(body, fmt)
-            if not raw_spans:
-                return 0, rejected
-            records = [normalize(raw, project, self.steps) for raw in raw_spans]
-            try:
-                position = self.wal.append(encode_batch(records))
-                self.wal.wait_durable(position)
-            except WALFullError as exc:
-                raise Overloaded(str(exc)) from exc
-            except WALError as exc:
-                raise Overloaded(f"write-ahead log unavailable: {exc}") from exc
-            return len(records), rejected
+            yield
         finally:
             with self._lock:
                 self._inflight -= len(body)
+
+    def _append_durably(self, records: list[Any]) -> None:
+        if not records:
+            return
+        try:
+            self.wal.wait_durable(self.wal.append(encode_batch(records)))
+        except WALFullError as exc:
+            raise Overloaded(str(exc)) from exc
+        except WALError as exc:
+            raise Overloaded(f"write-ahead log unavailable: {exc}") from exc
 
     def wait_stored(self, timeout: float = 10.0) -> bool:
         """Block until everything acknowledged so far is in storage (tests, shutdown, benchmarks)."""

@@ -6,6 +6,7 @@ import json
 import zlib
 
 from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 PROTOBUF = "application/x-protobuf"
@@ -58,11 +59,14 @@ def decompress(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
     return out
 
 
-def export_response(fmt: str, rejected: int = 0, message: str = "") -> tuple[bytes, str]:
-    """An ExportTraceServiceResponse in the request's format, with partial_success when spans were rejected."""
-    response = ExportTraceServiceResponse()
+def export_response(fmt: str, rejected: int = 0, message: str = "", signal: str = "traces") -> tuple[bytes, str]:
+    """An Export{Trace,Logs}ServiceResponse in the request's format, with partial_success on rejections."""
+    response = ExportTraceServiceResponse() if signal == "traces" else ExportLogsServiceResponse()
     if rejected:
-        response.partial_success.rejected_spans = rejected
+        if signal == "traces":
+            response.partial_success.rejected_spans = rejected
+        else:
+            response.partial_success.rejected_log_records = rejected
         response.partial_success.error_message = message
     if fmt == "protobuf":
         return response.SerializeToString(), PROTOBUF

@@ -180,3 +180,24 @@ def test_langfuse_path_takes_basic_project_and_key(api):
     assert len(api.get("/api/v1/spans").json()["items"]) == 3
     # Basic is for the Langfuse path only
     assert api.get("/api/v1/spans", headers={"Authorization": f"Basic {good}"}).status_code == 401
+
+
+@pytest.mark.parametrize("logs_first", [False, True])
+def test_log_record_content_joins_its_span_in_either_order(api, logs_first):
+    golden = Path(__file__).parent / "data" / "golden"
+    spans_body, logs_body = (golden / "otel_genai_events.json").read_bytes(), (golden / "otel_genai_events.logs.json").read_bytes()
+    posts = [("/v1/logs", logs_body), ("/v1/traces", spans_body)] if logs_first else [("/v1/traces", spans_body), ("/v1/logs", logs_body)]
+    for path, body in posts:
+        response = api.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 200, response.text
+        api.app.state.pipeline.wait_stored()
+    trace_id = json.loads(spans_body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"].lower()
+    spans = api.get(f"/api/v1/traces/{trace_id}").json()["spans"]
+    llm = next(s for s in spans if s["kind"] == "llm")
+    assert llm["input_messages"] and llm["output_messages"]
+    assert llm["input_text"] and llm["output_text"]
+
+
+def test_logs_endpoint_rejects_bad_bodies(api):
+    assert api.post("/v1/logs", content=b"{bad", headers={"content-type": "application/json"}).status_code == 400
+    assert api.post("/v1/logs", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
