@@ -9,20 +9,24 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator, Callable, Iterator
 
+import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from tracehouse.storage import InvalidQueryError, SpanFilter, StorageError, Store
+from tracehouse.storage.queries import MAX_LIMIT
 
 from . import serialize
 from .auth import Authenticator, AuthError, Principal
 from .otlp import DecodeError, TooManySpans
 from .pipeline import Overloaded, Pipeline
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
+from .ratelimit import RateLimiter, retry_after_header
 from .settings import Settings
 from .timefmt import parse_time
 
@@ -60,6 +64,12 @@ def _time_range(start: str | None, end: str | None) -> tuple[int, int]:
     return start_ns, end_ns
 
 
+def _utc_day_and_month_start(now_ns: int) -> tuple[int, int]:
+    now = datetime.fromtimestamp(now_ns / 1e9, tz=timezone.utc)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(day.timestamp()) * 1_000_000_000, int(day.replace(day=1).timestamp()) * 1_000_000_000
+
+
 def _pick_interval(interval: str | None, start_ns: int, end_ns: int) -> tuple[str, int]:
     if interval:
         if interval not in INTERVALS:
@@ -85,6 +95,13 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     app = FastAPI(title="tracehouse collector", version="0.1.0", lifespan=lifespan,
                   description="OTLP ingest and the tracehouse query API (see docs/api.md).")
     auth = Authenticator(store, settings.admin_key, settings.key_cache_seconds)
+    request_limiter = RateLimiter(settings.rate_limit_requests_per_s)
+
+    def admit(principal: Principal) -> Principal:
+        wait = request_limiter.take(principal.key_id)
+        if wait:
+            raise RateLimited(wait)
+        return principal
     app.state.store = store
     app.state.settings = settings
     app.state.pipeline = pipeline
@@ -92,7 +109,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
 
     def scope(name: str) -> Callable[..., Principal]:
         def dependency(authorization: str | None = Header(default=None)) -> Principal:
-            return auth.require(authorization, name)
+            return admit(auth.require(authorization, name))
         return dependency
 
     # -- health -------------------------------------------------------------------------------
@@ -129,11 +146,11 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         fmt = "json"
         try:
             fmt = body_format(request.headers.get("content-type"))
-            principal = await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest",
-                                                allow_basic)
+            principal = admit(await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest",
+                                                      allow_basic))
             body = await _read_capped(request, settings.max_body_bytes)
             body = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
-            stored, rejected = await run_in_threadpool(handler, principal.project or "", body, fmt)
+            stored, rejected = await run_in_threadpool(handler, principal.project or "", body, fmt, principal.key_id)
         except ProtocolError as exc:
             return _otlp_error(fmt, exc.status, exc.reason)
         except AuthError as exc:
@@ -142,8 +159,11 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
             return _otlp_error(fmt, 413, str(exc))
         except DecodeError as exc:
             return _otlp_error(fmt, 400, str(exc))
+        except RateLimited as exc:
+            # OTLP exporters retry 503 (every version) but not always 429: shed ingest with 503.
+            return _otlp_error(fmt, 503, "request rate limit reached for this key", retry_after_s=exc.retry_after_s)
         except Overloaded as exc:
-            return _otlp_error(fmt, 503, str(exc), retry=True)
+            return _otlp_error(fmt, 503, str(exc), retry_after_s=exc.retry_after_s)
         content, media = export_response(fmt, len(rejected), "; ".join(sorted({r.reason for r in rejected})), signal)
         return Response(content, media_type=media)
 
@@ -205,6 +225,35 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         rows = store.metrics(principal.project or "", f, step, group_by or None)
         return {"interval": name, "group_by": group_by or None, "items": [serialize.metrics_json(r) for r in rows]}
 
+    @app.get("/api/v1/usage")
+    def usage(tenant: str | None = None, principal: Principal = Depends(scope("read"))) -> dict[str, Any]:
+        """Spans, tokens and cost of this UTC day and month, for the project or one tenant: applications call
+        this to enforce their own quotas."""
+        now = time.time_ns()
+        day_start, month_start = _utc_day_and_month_start(now)
+        def total(start_ns: int) -> dict[str, Any]:
+            f = SpanFilter(start_ns=start_ns, end_ns=now + 60 * 1_000_000_000, tenant=tenant)
+            rows = store.metrics(principal.project or "", f, 86400)
+            return {"spans": sum(r.spans for r in rows), "input_tokens": sum(r.input_tokens for r in rows),
+                    "output_tokens": sum(r.output_tokens for r in rows), "cost_usd": sum(r.cost_usd for r in rows)}
+        return {"tenant": tenant, "day": total(day_start), "month": total(month_start)}
+
+    @app.get("/api/v1/export")
+    def export(f: SpanFilter = Depends(span_filter), principal: Principal = Depends(scope("read"))) -> StreamingResponse:
+        """Every span of the range (optionally one tenant) as JSON Lines, streamed page by page."""
+        project = principal.project or ""
+        def lines() -> Iterator[bytes]:
+            cursor = None
+            while True:
+                items, cursor = store.search_spans(project, f, MAX_LIMIT, cursor)
+                for item in items:
+                    yield orjson.dumps(serialize.span_json(item)) + b"\n"
+                if not cursor:
+                    return
+        filename = f"tracehouse-{project}-spans.jsonl"
+        return StreamingResponse(lines(), media_type="application/x-ndjson",
+                                 headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
     @app.post("/api/v1/scores", status_code=201)
     def add_score(body: ScoreIn, principal: Principal = Depends(scope("ingest"))) -> dict[str, str]:
         score_id = store.insert_score(principal.project or "", body.trace_id, body.span_id or "", body.name,
@@ -227,16 +276,29 @@ async def _read_capped(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _otlp_error(fmt: str, status: int, reason: str, retry: bool = False) -> Response:
+def _otlp_error(fmt: str, status: int, reason: str, retry_after_s: float | None = None) -> Response:
     content, media = status_body(fmt, status, reason)
-    headers = {"Retry-After": RETRY_AFTER_S} if retry or status == 503 else None
+    headers = None
+    if status == 503:
+        headers = {"Retry-After": retry_after_header(retry_after_s) if retry_after_s else RETRY_AFTER_S}
     return Response(content, status_code=status, media_type=media, headers=headers)
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limit reached; retry after {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
 
 
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AuthError)
     async def auth_error(_: Request, exc: AuthError) -> JSONResponse:
         return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429,
+                            headers={"Retry-After": retry_after_header(exc.retry_after_s)})
 
     @app.exception_handler(InvalidQueryError)
     async def invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:

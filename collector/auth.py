@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tracehouse.storage import Store
+from tracehouse.storage import Store, hash_key
 
 
 class AuthError(Exception):
@@ -27,6 +27,7 @@ class AuthError(Exception):
 class Principal:
     project: str | None  # None for the bootstrap admin key
     scopes: frozenset[str]
+    key_id: str = ""  # a stable, non-secret id of the key (rate limits, logs)
 
 
 class Authenticator:
@@ -54,7 +55,7 @@ class Authenticator:
         if scheme.lower() != "bearer" or not key:
             raise AuthError(401, "missing API key: send 'Authorization: Bearer <key>' (TRACEHOUSE_API_KEY)")
         if self._admin_key and hmac.compare_digest(key.encode(), self._admin_key.encode()):
-            return Principal(project=None, scopes=frozenset({"admin"}))
+            return Principal(project=None, scopes=frozenset({"admin"}), key_id="admin")
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key)
@@ -62,7 +63,7 @@ class Authenticator:
             principal = cached[1]
         else:
             found = self._store.find_key(key)
-            principal = Principal(found.project, frozenset(found.scopes)) if found else None
+            principal = Principal(found.project, frozenset(found.scopes), hash_key(key)[:16]) if found else None
             with self._lock:
                 if len(self._cache) > 10_000:
                     self._cache.clear()

@@ -20,6 +20,7 @@ from .log_join import LogJoiner
 from .normalize import Step, normalize
 from .otlp import Rejected, decode_logs, decode_traces
 from .pricing import price
+from .ratelimit import RateLimiter
 from .settings import Settings
 from .wal import WALError, WALFullError, WriteAheadLog
 from .writer import Writer, encode_batch
@@ -27,6 +28,10 @@ from .writer import Writer, encode_batch
 
 class Overloaded(Exception):
     """Shed load: the client should retry after a pause (503 + Retry-After)."""
+
+    def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Pipeline:
@@ -39,6 +44,7 @@ class Pipeline:
                              batch_rows=settings.writer_batch_rows,
                              max_delay_s=settings.writer_max_delay_ms / 1000)
         self.joiner = LogJoiner()
+        self.span_limiter = RateLimiter(settings.rate_limit_spans_per_s, settings.rate_limit_spans_per_s)
         self._inflight = 0
         self._lock = threading.Lock()
 
@@ -53,15 +59,18 @@ class Pipeline:
     def ready(self) -> bool:
         return self.writer.replayed.is_set()
 
-    def ingest(self, project: str, body: bytes, fmt: str) -> tuple[int, list[Rejected]]:
-        """OTLP traces: returns (spans stored durably, spans rejected)."""
+    def ingest(self, project: str, body: bytes, fmt: str, limit_key: str = "") -> tuple[int, list[Rejected]]:
+        """OTLP traces: returns (spans stored durably, spans rejected). ``limit_key`` meters the span rate."""
         with self._admitted(body):
             raw_spans, rejected = decode_traces(body, fmt)
+            wait = self.span_limiter.take(limit_key or project, len(raw_spans))
+            if wait:
+                raise Overloaded(f"span rate limit of {self.span_limiter.rate:g}/s reached for this key", wait)
             records = self.joiner.on_spans(project, [normalize(raw, project, self.steps) for raw in raw_spans])
             self._append_durably(records)
             return len(records), rejected
 
-    def ingest_logs(self, project: str, body: bytes, fmt: str) -> tuple[int, list[Rejected]]:
+    def ingest_logs(self, project: str, body: bytes, fmt: str, limit_key: str = "") -> tuple[int, list[Rejected]]:
         """OTLP logs: GenAI content events join their spans; returns (log records accepted, rejected)."""
         with self._admitted(body):
             logs, rejected = decode_logs(body, fmt)

@@ -31,6 +31,8 @@ class Settings:
     writer_batch_rows: int = 20_000
     writer_max_delay_ms: int = 200
     max_inflight_bytes: int = 256 * 1024 * 1024
+    rate_limit_requests_per_s: float = 0.0
+    rate_limit_spans_per_s: float = 0.0
 
 
 # field -> (environment variable, meaning); the docs' configuration reference is generated from this.
@@ -47,6 +49,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "writer_batch_rows": ("TRACEHOUSE_WRITER_BATCH_ROWS", "spans per insert into ClickHouse"),
     "writer_max_delay_ms": ("TRACEHOUSE_WRITER_MAX_DELAY_MS", "longest wait before a partial batch is inserted"),
     "max_inflight_bytes": ("TRACEHOUSE_MAX_INFLIGHT_BYTES", "request bytes decoded at once; past it ingest answers 503"),
+    "rate_limit_requests_per_s": ("TRACEHOUSE_RATE_LIMIT_REQUESTS_PER_S",
+                                  "requests per second per API key (burst: one second's worth); 0 = off"),
+    "rate_limit_spans_per_s": ("TRACEHOUSE_RATE_LIMIT_SPANS_PER_S", "ingested spans per second per API key; 0 = off"),
 }
 
 

@@ -201,3 +201,46 @@ def test_log_record_content_joins_its_span_in_either_order(api, logs_first):
 def test_logs_endpoint_rejects_bad_bodies(api):
     assert api.post("/v1/logs", content=b"{bad", headers={"content-type": "application/json"}).status_code == 400
     assert api.post("/v1/logs", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+
+
+def test_usage_per_project_and_tenant(api):
+    api.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+    usage = api.get("/api/v1/usage").json()
+    assert usage["day"]["spans"] == 3 and usage["month"]["spans"] >= 3
+    assert usage["day"]["input_tokens"] == 1200 and usage["day"]["cost_usd"] > 0
+    acme = api.get("/api/v1/usage", params={"tenant": "acme"}).json()
+    assert acme["tenant"] == "acme" and acme["day"]["spans"] == 1
+    assert api.get("/api/v1/usage", params={"tenant": "nobody"}).json()["day"]["spans"] == 0
+
+
+def test_export_streams_every_span_as_json_lines(api):
+    api.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+    response = api.get("/api/v1/export")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert len(lines) == 3 and {line["kind"] for line in lines} == {"agent", "llm", "tool"}
+    assert api.get("/api/v1/export", params={"tenant": "acme"}).text.count("\n") == 1
+
+
+def test_rate_limits_answer_429_for_the_api_and_503_for_ingest(store, tmp_path):
+    settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), rate_limit_requests_per_s=2)
+    with IngestClient(create_app(settings, store)) as client:
+        _with_project(client)
+        statuses = [client.get("/api/v1/spans").status_code for _ in range(4)]
+        assert statuses[:2] == [200, 200] and 429 in statuses
+        limited = client.get("/api/v1/spans")
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        ingest = client.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+        assert ingest.status_code == 503 and ingest.headers["Retry-After"]
+
+
+def test_span_rate_limit_sheds_ingest(store, tmp_path):
+    settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), rate_limit_spans_per_s=4)
+    with IngestClient(create_app(settings, store)) as client:
+        _with_project(client)
+        assert client.post("/v1/traces", content=encoded_genai_trace(), headers=PB).status_code == 200  # 3 spans
+        second = client.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
+        assert second.status_code == 503 and second.headers["Retry-After"]
+        status = status_pb2.Status()
+        status.ParseFromString(second.content)
+        assert "span rate limit" in status.message
