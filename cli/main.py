@@ -58,6 +58,12 @@ def _up(args: argparse.Namespace) -> int:
               demo_traces=args.traces)
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from tracehouse.cli.docs_gen import main as docs_main
+
+    return docs_main(["--out", args.out, *(["--check"] if args.check else [])])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tracehouse", description="Observability and tracing for LLM apps.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--storage", default=None)
     up.add_argument("--traces", type=int, default=300, help="demo traces loaded on first start")
     up.set_defaults(func=_up)
+
+    docs = commands.add_parser("docs", help="regenerate docs/configuration.md and docs/api-reference.md from the code")
+    docs.add_argument("--out", default="docs", help="directory to write into (default ./docs)")
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page is out of date")
+    docs.set_defaults(func=_docs)
     return parser
 
 
