@@ -6,7 +6,8 @@ Every failure is raised as ``ApiError``, whose ``str()`` is a sentence fit to sh
     ApiError
       status_code None   the collector is unreachable, too slow, or did not answer JSON
       status_code 401/403  the API key is missing, wrong, or lacks the ``read`` scope
-      status_code 404    the thing asked for does not exist (an unknown trace id)
+      status_code 404    the thing asked for does not exist (an unknown trace id), or this collector has no
+                         such route yet (``route_missing``: FastAPI's bare "Not Found", or 405)
       any other status   the collector refused the request; its ``detail`` is quoted
 
 The client holds one ``httpx.Client`` (a connection pool); it is not thread-safe to close while in use.
@@ -29,17 +30,26 @@ _SPAN_FILTERS = frozenset(
     {"trace_id", "tenant", "user", "session", "model", "status", "kind", "q", "start", "end", "limit", "cursor"}
 )
 _TRACE_FILTERS = frozenset({"tenant", "user", "session", "model", "status", "q", "start", "end", "limit", "cursor"})
-_METRIC_FILTERS = frozenset({"tenant", "model"})
+_METRIC_FILTERS = frozenset({"tenant", "model", "kind"})
+# FastAPI's answer for a path it has no route for; a route's own 404 (an unknown trace) says more.
+_NO_ROUTE_DETAILS = frozenset({"Not Found", "Method Not Allowed"})
 
 
 class ApiError(Exception):
     """A failed call to the collector; ``str(err)`` is the message to show."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, url: str | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, url: str | None = None,
+                 detail: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.url = url
+        self.detail = detail
+
+    @property
+    def route_missing(self) -> bool:
+        """True when the collector has no such endpoint (yet): an older collector, not a failed request."""
+        return self.status_code == 405 or (self.status_code == 404 and self.detail in _NO_ROUTE_DETAILS)
 
 
 def _param(value: Any) -> str:
@@ -117,15 +127,38 @@ class ApiClient:
         group_by: str | None = None,
         **filters: Any,
     ) -> dict[str, Any]:
-        """``GET /api/v1/metrics`` -> ``{interval, group_by, items: [bucket]}``; ``filters``: tenant, model."""
+        """``GET /api/v1/metrics`` -> ``{interval, group_by, items: [bucket]}``; ``filters``: tenant, model, kind."""
         params = _query(filters, _METRIC_FILTERS, "metrics")
         params.update(_query({"start": start, "end": end, "interval": interval, "group_by": group_by},
                              frozenset({"start", "end", "interval", "group_by"}), "metrics"))
         return self._get("/api/v1/metrics", params)
 
+    def routes(self) -> dict[str, list[str]]:
+        """The collector's OpenAPI paths -> their HTTP methods (lowercase), from ``GET /openapi.json``.
+
+        Pages use it to tell "this collector has no such endpoint yet" from a failed call without side effects
+        (probing a ``POST`` route by calling it would start a run)."""
+        body = self._get("/openapi.json", {})
+        paths = body.get("paths") if isinstance(body, dict) else None
+        if not isinstance(paths, dict):
+            raise ApiError(f"the OpenAPI schema at {self.base_url}/openapi.json has no paths")
+        return {path: sorted(str(m).lower() for m in methods) for path, methods in paths.items()
+                if isinstance(methods, dict)}
+
+    def get(self, path: str, **params: Any) -> Any:
+        """``GET`` any ``/api/v1`` path (the analytics, replay and compare contract of DESIGN section 6)."""
+        return self._get(path, {k: _param(v) for k, v in params.items() if v is not None and v != ""})
+
+    def post(self, path: str, body: Mapping[str, Any]) -> Any:
+        """``POST`` a JSON body to any ``/api/v1`` path; errors as for ``GET``."""
+        return self._send("POST", path, {}, body)
+
     def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        return self._send("GET", path, params, None)
+
+    def _send(self, method: str, path: str, params: Mapping[str, str], body: Mapping[str, Any] | None) -> Any:
         try:
-            response = self._http.get(path, params=params)
+            response = self._http.request(method, path, params=params, json=body)
         except httpx.TimeoutException as exc:
             raise ApiError(
                 f"the collector at {self.base_url} did not answer in time; it may be busy, try a shorter time range",
@@ -144,12 +177,14 @@ class ApiClient:
                 f"the API key {hint}; set {ENV_API_KEY} to a project key with the `read` scope",
                 status_code=response.status_code,
                 url=str(response.url),
+                detail=_detail(response),
             )
         if response.is_error:
             raise ApiError(
                 f"the collector answered {response.status_code} to {path}: {_detail(response)}",
                 status_code=response.status_code,
                 url=str(response.url),
+                detail=_detail(response),
             )
         try:
             return response.json()

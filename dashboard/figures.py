@@ -3,8 +3,9 @@
 No Streamlit here, so every builder is tested on hand-made frames. Metrics builders take the frame from
 ``metrics_to_frame``: with one group they draw one series, with several (``group_by`` was set) one series per
 group. An empty frame gives a figure that says so instead of empty axes. ``template`` is a Plotly template
-name (``template_for`` picks it from Streamlit's theme type); ``x_range``, when given, fixes the time axis to
-the selected window.
+name (``template_for`` picks it from Streamlit's theme type; ``NEUTRAL_TEMPLATE`` when the type is not known,
+which Streamlit warns happens on a session's first load: transparent backgrounds and grey text that read on a
+light and a dark app alike); ``x_range``, when given, fixes the time axis to the selected window.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ __all__ = [
     "ERROR_COLOR",
     "KIND_COLORS",
     "LIGHT_TEMPLATE",
+    "NEUTRAL_TEMPLATE",
     "NO_DATA",
     "SERIES_COLORS",
+    "SIGNAL_COLORS",
+    "VERDICT_COLORS",
+    "build_budget_figure",
+    "build_cluster_map_figure",
     "build_cost_figure",
+    "build_drift_figure",
     "build_error_rate_figure",
     "build_latency_figure",
+    "build_score_figure",
+    "build_signal_heatmap_figure",
+    "build_signal_trend_figure",
     "build_tokens_figure",
     "build_volume_figure",
     "build_waterfall_figure",
@@ -36,6 +46,9 @@ __all__ = [
 ]
 
 LIGHT_TEMPLATE = "plotly_white"
+NEUTRAL_TEMPLATE = "tracehouse-neutral"  # not a Plotly template: plotly_white made transparent, see _base
+_NEUTRAL_TEXT = "#808495"  # Streamlit's own grey for secondary text, legible on white and on near-black
+_NEUTRAL_GRID = "rgba(128, 128, 128, 0.25)"
 DARK_TEMPLATE = "plotly_dark"
 NO_DATA = "No data in this time range"
 ERROR_COLOR = "#EF553B"
@@ -51,6 +64,13 @@ KIND_COLORS = {
 }
 # Plotly's default colours without its reds, which mean "error" everywhere in the dashboard.
 SERIES_COLORS = ["#636EFA", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#B6E880", "#FF97FF", "#FECB52"]
+# Quality signals (see signals.py): red is the error, the rest warm-to-grey by how bad they usually are.
+SIGNAL_COLORS = {"error": ERROR_COLOR, "content filter": "#AB63FA", "refusal": "#FFA15A", "truncated": "#FECB52",
+                 "empty": "#8C8C8C", "ok": "#00CC96"}
+# Drift verdicts: anything not listed (e.g. "insufficient data") is grey.
+VERDICT_COLORS = {"drift": ERROR_COLOR, "alert": ERROR_COLOR, "warning": "#FFA15A", "warn": "#FFA15A",
+                  "ok": "#00CC96", "stable": "#00CC96", "no drift": "#00CC96"}
+_NEUTRAL = "#8C8C8C"
 _ROW_PX = 26
 _LABEL_CHARS = 40  # longer span names are cut in the timeline's left column (hover shows them whole)
 _INDENT_PX = 14
@@ -60,8 +80,11 @@ XRange = tuple[datetime, datetime] | None  # (start, end) of the time axis
 
 
 def template_for(theme_type: str | None) -> str:
-    """``plotly_dark`` for a dark Streamlit theme, else ``plotly_white`` (also when the theme is unknown)."""
-    return DARK_TEMPLATE if theme_type == "dark" else LIGHT_TEMPLATE
+    """``plotly_dark`` for a dark Streamlit theme, ``plotly_white`` for a light one, ``NEUTRAL_TEMPLATE`` when
+    the theme is not known."""
+    if theme_type == "dark":
+        return DARK_TEMPLATE
+    return LIGHT_TEMPLATE if theme_type == "light" else NEUTRAL_TEMPLATE
 
 
 def _base(title: str, template: str, y_title: str, *, height: int = 320, x_range: XRange = None) -> go.Figure:
@@ -71,7 +94,7 @@ def _base(title: str, template: str, y_title: str, *, height: int = 320, x_range
         fig.update_xaxes(range=list(x_range))
     fig.update_layout(
         title=title,
-        template=template,
+        template=LIGHT_TEMPLATE if template == NEUTRAL_TEMPLATE else template,
         height=height,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
@@ -79,6 +102,11 @@ def _base(title: str, template: str, y_title: str, *, height: int = 320, x_range
         yaxis_title=y_title,
         colorway=SERIES_COLORS,
     )
+    if template == NEUTRAL_TEMPLATE:
+        fig.update_layout(paper_bgcolor="rgba(0, 0, 0, 0)", plot_bgcolor="rgba(0, 0, 0, 0)",
+                          font_color=_NEUTRAL_TEXT, title_font_color=_NEUTRAL_TEXT)
+        fig.update_xaxes(gridcolor=_NEUTRAL_GRID, zerolinecolor=_NEUTRAL_GRID, linecolor=_NEUTRAL_GRID)
+        fig.update_yaxes(gridcolor=_NEUTRAL_GRID, zerolinecolor=_NEUTRAL_GRID, linecolor=_NEUTRAL_GRID)
     return fig
 
 
@@ -87,6 +115,13 @@ def _empty(fig: go.Figure, message: str = NO_DATA) -> go.Figure:
                        font=dict(size=14))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
+    return fig
+
+
+def _legend_aside(fig: go.Figure) -> go.Figure:
+    """Many or long series names: one legend entry per row right of the plot, where it cannot run into the
+    title and every chart of a row keeps the same plot height."""
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02))
     return fig
 
 
@@ -118,10 +153,10 @@ def build_volume_figure(
 
 
 def build_error_rate_figure(
-    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None, title: str = "Error rate"
 ) -> go.Figure:
     """Error rate (%) per bucket, one line per group; error counts in the hover."""
-    fig = _base("Error rate", template, "% of spans", x_range=x_range)
+    fig = _base(title, template, "% of spans", x_range=x_range)
     if df.empty:
         return _empty(fig)
     single = df["group"].nunique() == 1
@@ -134,16 +169,16 @@ def build_error_rate_figure(
             customdata=rows[["errors", "spans"]].to_numpy(),
             hovertemplate="%{y:.1f}% (%{customdata[0]} of %{customdata[1]})",
         )  # fmt: skip
-    fig.update_layout(showlegend=df["group"].nunique() > 1)
+    fig.update_layout(showlegend=not single)
     fig.update_yaxes(rangemode="tozero")
-    return fig
+    return fig if single else _legend_aside(fig)
 
 
 def build_latency_figure(
-    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None, title: str = "Latency"
 ) -> go.Figure:
     """p50/p95/p99 latency lines for one group; with several groups, one p95 line per group (fewer lines)."""
-    fig = _base("Latency", template, "ms", x_range=x_range)
+    fig = _base(title, template, "ms", x_range=x_range)
     if df.empty:
         return _empty(fig)
     groups = _groups(df)
@@ -156,23 +191,24 @@ def build_latency_figure(
         for label, rows in groups:
             fig.add_scatter(x=rows["time"], y=rows["latency_p95_ms"], name=f"{label} p95", mode="lines",
                             hovertemplate="%{y:,.0f} ms")
+        _legend_aside(fig)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
 
 def build_cost_figure(
-    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None, title: str = "Cost"
 ) -> go.Figure:
     """Cost in USD per bucket, stacked by group (by model on the Overview); groups that cost nothing are left
     out, so tool and retrieval spans do not crowd the legend."""
-    fig = _base("Cost", template, "USD", x_range=x_range)
+    fig = _base(title, template, "USD", x_range=x_range)
     costed = df[df["group"].isin(df.groupby("group")["cost_usd"].sum().loc[lambda s: s > 0].index)]
     if costed.empty:
         return _empty(fig, NO_DATA if df.empty else "No priced spans in this time range")
     for label, rows in _groups(costed):
         fig.add_bar(x=rows["time"], y=rows["cost_usd"], name=label, hovertemplate="$%{y:,.4f}")
     fig.update_layout(barmode="stack", showlegend=True)
-    return fig
+    return _legend_aside(fig)
 
 
 def build_tokens_figure(
@@ -224,4 +260,153 @@ def build_waterfall_figure(spans: Iterable[Mapping[str, Any]], *, template: str 
     fig.update_layout(margin=dict(l=margin))
     fig.update_xaxes(title="ms since trace start", rangemode="tozero")
     fig.update_layout(barmode="overlay", hovermode="closest")
+    return fig
+
+
+# -- cost and budgets ------------------------------------------------------------------------------------------
+
+def build_budget_figure(status: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+    """Each tenant's most expensive day (bar, red when over its budget) against its daily budget (marker).
+    Input: ``budgets.budget_status`` rows."""
+    fig = _base("Highest daily cost against budget", template, "", height=140 + 28 * max(len(status), 1))
+    if status.empty:
+        return _empty(fig)
+    rows = status.iloc[::-1]  # the first row (furthest over) at the top
+    over = rows["budget_usd"].notna() & (rows["peak_usd"] > rows["budget_usd"].astype("float64"))
+    fig.add_bar(
+        orientation="h", y=rows["tenant"], x=rows["peak_usd"], name="highest day",
+        marker_color=[ERROR_COLOR if o else SERIES_COLORS[0] for o in over],
+        customdata=rows[["peak_day", "days_over", "status"]].astype(str).to_numpy(),
+        hovertemplate="%{y}: $%{x:,.4f} on %{customdata[0]}<br>%{customdata[2]}<extra></extra>",
+    )  # fmt: skip
+    budgeted = rows[rows["budget_usd"].notna()]
+    if not budgeted.empty:
+        fig.add_scatter(x=budgeted["budget_usd"], y=budgeted["tenant"], mode="markers", name="daily budget",
+                        marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#FECB52")),
+                        hovertemplate="budget $%{x:,.2f} per day<extra></extra>")
+    fig.update_layout(hovermode="closest", showlegend=not budgeted.empty,
+                      legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0.0))
+    fig.update_xaxes(title="USD per day", rangemode="tozero")
+    return fig
+
+
+# -- quality --------------------------------------------------------------------------------------------------
+
+def build_signal_trend_figure(
+    over_time: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None
+) -> go.Figure:
+    """Share of LLM calls per failure signal per bucket, stacked (the rest were ok). Input:
+    ``signals.signals_over_time``."""
+    fig = _base("Failure signals of LLM calls", template, "% of calls", x_range=x_range)
+    if over_time.empty:
+        return _empty(fig)
+    for signal, color in SIGNAL_COLORS.items():
+        rows = over_time[over_time["signal"] == signal]
+        if signal == "ok" or rows.empty or not rows["count"].any():
+            continue
+        fig.add_bar(x=rows["time"], y=rows["rate"] * 100, name=signal, marker_color=color,
+                    customdata=rows[["count", "calls"]].to_numpy(),
+                    hovertemplate="%{y:.1f}% (%{customdata[0]} of %{customdata[1]})")
+    if not fig.data:
+        return _empty(fig, "No failure signals in these calls")
+    fig.update_layout(barmode="stack", showlegend=True)
+    return _legend_aside(fig)
+
+
+def build_signal_heatmap_figure(rates: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, title: str = "") -> go.Figure:
+    """Groups (rows) by failure signal (columns), each cell the % of the group's calls. Input:
+    ``signals.signal_rates``; the ``ok`` column is left out."""
+    signals = [c for c in SIGNAL_COLORS if c != "ok" and c in rates.columns]
+    fig = _base(title or "Failure signals by group", template, "", height=140 + 30 * max(len(rates), 1))
+    if rates.empty:
+        return _empty(fig)
+    z = (rates[signals].astype("float64") * 100).to_numpy()
+    labels = [f"{g} ({n})" for g, n in zip(rates["group"], rates["calls"])]
+    fig.add_heatmap(
+        z=z, x=signals, y=labels, zmin=0, zmax=max(float(z.max()), 1.0),
+        # Transparent to red: reads the same on a light and a dark background.
+        colorscale=[[0, "rgba(239,85,59,0.04)"], [1, "rgba(239,85,59,1)"]],
+        texttemplate="%{z:.0f}%", hovertemplate="%{y}<br>%{x}: %{z:.1f}% of calls<extra></extra>",
+        colorbar=dict(title="%"),
+    )  # fmt: skip
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(tickangle=0, tickmode="array", tickvals=signals,
+                     ticktext=[name.replace(" ", "<br>") for name in signals])
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def build_score_figure(scores: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None,
+                       interval: str = "hour") -> go.Figure:
+    """Mean score per bucket, one line per score name. Input: rows with ``time``, ``name``, ``value``."""
+    fig = _base("Scores", template, "mean value", x_range=x_range)
+    if scores.empty:
+        return _empty(fig, "No scores in this time range")
+    freq = {"minute": "min", "hour": "h", "day": "D"}.get(interval, "h")
+    buckets = (scores.assign(time=scores["time"].dt.floor(freq))
+               .groupby(["name", "time"])["value"].agg(["mean", "count"]).reset_index())
+    for name, rows in buckets.groupby("name", sort=True):
+        fig.add_scatter(x=rows["time"], y=rows["mean"], name=str(name), mode="lines+markers",
+                        customdata=rows[["count"]].to_numpy(), hovertemplate="%{y:.3f} (n=%{customdata[0]})")
+    return fig
+
+
+# -- analytics --------------------------------------------------------------------------------------------------
+
+def build_cluster_map_figure(clusters: pd.DataFrame, members: pd.DataFrame | None = None, *,
+                             template: str = LIGHT_TEMPLATE) -> go.Figure:
+    """The failure-cluster map: members as points at their 2-D position, coloured by their cluster's failure
+    lift (hover: the cluster's label). Without members, one bubble per cluster: size against failure rate.
+
+    ``clusters``: ``cluster_id, label, size, failure_rate, lift``; ``members``: ``cluster_id, x, y``."""
+    fig = _base("Failure clusters", template, "", height=460)
+    if clusters.empty:
+        return _empty(fig, "No clusters in this run")
+    info = clusters.set_index("cluster_id")
+    lift_max = max(float(clusters["lift"].max() or 1.0), 1.0)
+    color = dict(colorscale="RdYlBu_r", cmin=0, cmax=lift_max, colorbar=dict(title="lift"))
+    if members is not None and not members.empty:
+        points = members.join(info[["label", "lift", "failure_rate"]], on="cluster_id")
+        fig.add_scattergl(
+            x=points["x"], y=points["y"], mode="markers", name="interactions",
+            marker=dict(size=6, color=points["lift"], **color),
+            customdata=points[["label", "lift", "failure_rate"]].to_numpy(),
+            hovertemplate="%{customdata[0]}<br>lift %{customdata[1]:.2f}, failure rate "
+                          "%{customdata[2]:.0%}<extra></extra>",
+        )  # fmt: skip
+        fig.update_xaxes(showticklabels=False, title="")
+        fig.update_yaxes(showticklabels=False)
+    else:
+        fig.add_scatter(
+            x=clusters["size"], y=clusters["failure_rate"] * 100, mode="markers+text", name="clusters",
+            text=[_clip(str(t)) for t in clusters["label"]], textposition="top center",
+            marker=dict(size=(clusters["size"] / clusters["size"].max() * 40 + 10).tolist(), color=clusters["lift"],
+                        **color),
+            customdata=clusters[["label", "lift"]].to_numpy(),
+            hovertemplate="%{customdata[0]}<br>%{x} interactions, %{y:.1f}% failed, lift "
+                          "%{customdata[1]:.2f}<extra></extra>",
+        )  # fmt: skip
+        fig.update_xaxes(title="interactions in the cluster")
+        fig.update_yaxes(title="% failed", rangemode="tozero")
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def build_drift_figure(signals: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+    """Effect size per drift signal, coloured by verdict; p-value and sample sizes in the hover. Input: the
+    ``signals`` of a drift run (``name, statistic, p_value, effect_size, verdict, n_baseline, n_current``)."""
+    fig = _base("Drift by signal", template, "", height=140 + 30 * max(len(signals), 1))
+    if signals.empty:
+        return _empty(fig, "No signals in this report")
+    rows = signals.iloc[::-1]
+    verdicts = rows["verdict"].fillna("").astype(str)
+    fig.add_bar(
+        orientation="h", y=rows["name"], x=pd.to_numeric(rows["effect_size"], errors="coerce"),
+        marker_color=[VERDICT_COLORS.get(v.lower(), _NEUTRAL) for v in verdicts],
+        customdata=rows[["verdict", "p_value", "n_baseline", "n_current"]].astype(str).to_numpy(),
+        hovertemplate="%{y}: effect %{x:.3f}<br>%{customdata[0]}, p=%{customdata[1]}<br>"
+                      "n=%{customdata[2]} baseline, %{customdata[3]} current<extra></extra>",
+    )  # fmt: skip
+    fig.update_layout(hovermode="closest", showlegend=False)
+    fig.update_xaxes(title="effect size", zeroline=True)
     return fig

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MISSING", "format_count", "format_duration_ms", "format_percent", "format_usd"]
+__all__ = ["MISSING", "format_change", "format_count", "format_duration_ms", "format_percent", "format_usd",
+           "format_value"]
 
 MISSING = "—"
 
@@ -52,3 +53,23 @@ def _trim_zeros(text: str, keep: int = 2) -> str:
     """Drop trailing zeros but keep ``keep`` decimals: 0.5000 -> 0.50, 0.0000810 -> 0.000081."""
     whole, _, decimals = text.partition(".")
     return f"{whole}.{decimals.rstrip('0').ljust(keep, '0')}"
+
+
+def format_change(rate: float | None) -> str:
+    """A relative change with its sign: 0.123 -> "+12.3%", -0.5 -> "−50.0%"; a missing one reads "—"."""
+    if _missing(rate):
+        return MISSING
+    return f"+{rate * 100:.1f}%" if rate >= 0 else f"\u2212{abs(rate) * 100:.1f}%"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """``value`` in ``unit``: "count" (rounded), "percent" (a fraction), "ms" (a duration) or "usd"."""
+    if unit == "percent":
+        return format_percent(value)
+    if unit == "ms":
+        return format_duration_ms(value)
+    if unit == "usd":
+        return format_usd(value)
+    if _missing(value):
+        return MISSING
+    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:,.1f}"

@@ -15,18 +15,30 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 import pandas as pd
 
 __all__ = [
+    "CLUSTER_COLUMNS",
+    "DRIFT_SIGNAL_COLUMNS",
     "METRIC_COLUMNS",
     "SPAN_COLUMNS",
     "TRACE_COLUMNS",
+    "TRACE_SORTS",
     "MetricsSummary",
     "SpanNode",
+    "TraceFilter",
     "TraceSummary",
+    "clusters_to_frame",
+    "compare_summaries",
+    "deltas_to_frame",
+    "drift_signals_to_frame",
+    "filter_traces",
+    "metrics_by_group",
     "metrics_to_frame",
     "span_tree",
     "span_tree_frame",
     "spans_to_frame",
     "summarize_metrics",
     "summarize_trace",
+    "sort_traces",
+    "trace_labels",
     "traces_to_frame",
 ]
 
@@ -218,3 +230,177 @@ def summarize_trace(spans: Sequence[Mapping[str, Any]]) -> TraceSummary:
         output_tokens=int(df["output_tokens"].sum()),
         cost_usd=float(df["cost_usd"].fillna(0).sum()),
     )
+
+
+def metrics_by_group(df: pd.DataFrame) -> pd.DataFrame:
+    """Per group of a metrics frame: spans, errors, error rate, span-weighted p95, tokens and cost per span;
+    busiest group first. The blank group is labelled "(none)"."""
+    columns = ["group", "spans", "errors", "error_rate", "latency_p95_ms", "tokens_per_span", "cost_per_span",
+               "cost_usd"]
+    rows = []
+    for group, rows_of in df.groupby("group", sort=True):
+        s = summarize_metrics(rows_of)
+        rows.append({
+            "group": group or "(none)", "spans": s.spans, "errors": s.errors, "error_rate": s.error_rate,
+            "latency_p95_ms": s.latency_p95_ms, "tokens_per_span": s.tokens / s.spans if s.spans else math.nan,
+            "cost_per_span": s.cost_usd / s.spans if s.spans else math.nan, "cost_usd": s.cost_usd,
+        })  # fmt: skip
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["spans", "group"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def compare_summaries(baseline: MetricsSummary, current: MetricsSummary) -> pd.DataFrame:
+    """Two windows side by side: ``metric``, ``unit`` (count, percent, ms or usd: see ``format_value``),
+    ``baseline``, ``current``, ``change`` (relative, NaN when the baseline is 0 or missing). Per-span figures,
+    so windows of different traffic compare fairly."""
+    def per_span(total: float, s: MetricsSummary) -> float:
+        return total / s.spans if s.spans else math.nan
+
+    pairs = [
+        ("spans", "count", float(baseline.spans), float(current.spans)),
+        ("error rate", "percent", baseline.error_rate, current.error_rate),
+        ("p95 latency", "ms", baseline.latency_p95_ms, current.latency_p95_ms),
+        ("tokens per span", "count", per_span(baseline.tokens, baseline), per_span(current.tokens, current)),
+        ("cost per span", "usd", per_span(baseline.cost_usd, baseline), per_span(current.cost_usd, current)),
+    ]
+    rows = [{"metric": name, "unit": unit, "baseline": b, "current": c,
+             "change": (c - b) / b if b and not math.isnan(b) and not math.isnan(c) else math.nan}
+            for name, unit, b, c in pairs]
+    return pd.DataFrame(rows, columns=["metric", "unit", "baseline", "current", "change"])
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    """Client-side filters over a page of trace summaries; ``None`` or blank means "any"."""
+
+    min_ms: float | None = None
+    max_ms: float | None = None
+    min_cost: float | None = None
+    max_cost: float | None = None
+    tag: str = ""
+    prompt: str = ""
+
+    @property
+    def needs_labels(self) -> bool:
+        """Tags and prompts are not in trace summaries: filtering on them needs the page's spans."""
+        return bool(self.tag or self.prompt)
+
+    @property
+    def active(self) -> bool:
+        return any(v not in (None, "") for v in (self.min_ms, self.max_ms, self.min_cost, self.max_cost,
+                                                  self.tag, self.prompt))
+
+
+def trace_labels(spans: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Spans -> per trace the union of its spans' ``tags`` and ``prompts`` ("name vversion"), sorted lists."""
+    tags: dict[str, set[str]] = defaultdict(set)
+    prompts: dict[str, set[str]] = defaultdict(set)
+    for s in spans:
+        trace_id = str(s.get("trace_id") or "")
+        tags[trace_id].update(str(t) for t in s.get("tags") or ())
+        name, version = s.get("prompt_name") or "", s.get("prompt_version") or ""
+        if name or version:
+            prompts[trace_id].add(f"{name} v{version}".strip() if version else str(name))
+    ids = sorted(tags)  # every trace seen, with or without tags and prompts
+    return pd.DataFrame({"trace_id": ids, "tags": [sorted(tags[i]) for i in ids],
+                         "prompts": [sorted(prompts[i]) for i in ids]})
+
+
+def filter_traces(df: pd.DataFrame, f: TraceFilter) -> pd.DataFrame:
+    """Rows of a trace frame that pass ``f``. Tag and prompt filters need ``tags``/``prompts`` list columns
+    (``trace_labels`` joined on ``trace_id``) and match case-insensitively on a substring ("v2" finds
+    "support-answer v2")."""
+    keep = pd.Series(True, index=df.index)
+    if f.min_ms is not None:
+        keep &= df["duration_ms"] >= f.min_ms
+    if f.max_ms is not None:
+        keep &= df["duration_ms"] <= f.max_ms
+    cost = df["cost_usd"].fillna(0.0)
+    if f.min_cost is not None:
+        keep &= cost >= f.min_cost
+    if f.max_cost is not None:
+        keep &= cost <= f.max_cost
+    for column, needle in (("tags", f.tag), ("prompts", f.prompt)):
+        needle = needle.strip().lower()
+        if needle:
+            values = df[column] if column in df.columns else pd.Series([[]] * len(df), index=df.index)
+            keep &= values.map(lambda items: any(needle in str(v).lower() for v in (items or ())))
+    return df[keep].reset_index(drop=True)
+
+
+# sort order -> (column, ascending); "newest" is the API's own order. The keys are what the Traces page shows
+# and writes into the URL (``?sort=slowest``).
+TRACE_SORTS: dict[str, tuple[str, bool]] = {
+    "newest": ("start_time", False),
+    "oldest": ("start_time", True),
+    "slowest": ("duration_ms", False),
+    "fastest": ("duration_ms", True),
+    "costliest": ("cost_usd", False),
+    "most tokens": ("total_tokens", False),
+    "most spans": ("span_count", False),
+}
+
+
+def sort_traces(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """A trace frame in ``TRACE_SORTS[key]`` order (ties keep the API's newest-first order; an unknown key
+    means newest first)."""
+    column, ascending = TRACE_SORTS.get(key, TRACE_SORTS["newest"])
+    values = df["input_tokens"] + df["output_tokens"] if column == "total_tokens" else df[column]
+    order = values.reset_index(drop=True).sort_values(ascending=ascending, kind="stable", na_position="last").index
+    return df.reset_index(drop=True).iloc[order].reset_index(drop=True)
+
+
+CLUSTER_COLUMNS = ("cluster_id", "label", "size", "failure_rate", "lift", "top_failure_reasons", "examples")
+DRIFT_SIGNAL_COLUMNS = ("name", "statistic", "p_value", "effect_size", "verdict", "n_baseline", "n_current")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [] if value is None else [value]
+
+
+def clusters_to_frame(clusters: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The ``clusters`` of a clustering run -> ``CLUSTER_COLUMNS``, highest failure lift first; reasons and
+    examples are lists (empty when missing)."""
+    df = pd.DataFrame.from_records([{c: item.get(c) for c in CLUSTER_COLUMNS} for item in clusters],
+                                   columns=list(CLUSTER_COLUMNS))
+    for col in ("size", "failure_rate", "lift"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    df["label"] = [str(v) if isinstance(v, str) and v else f"cluster {c}"
+                   for v, c in zip(df["label"], df["cluster_id"])]
+    df["top_failure_reasons"] = [[str(r) for r in _as_list(v)] for v in df["top_failure_reasons"]]
+    df["examples"] = [_as_list(v) for v in df["examples"]]
+    return df.sort_values("lift", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def drift_signals_to_frame(signals: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The ``signals`` of a drift run -> ``DRIFT_SIGNAL_COLUMNS``, drifted signals first, then by p-value."""
+    df = pd.DataFrame.from_records([{c: item.get(c) for c in DRIFT_SIGNAL_COLUMNS} for item in signals],
+                                   columns=list(DRIFT_SIGNAL_COLUMNS))
+    for col in ("statistic", "p_value", "effect_size"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    for col in ("n_baseline", "n_current"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
+    df["verdict"] = df["verdict"].fillna("").astype(str)
+    df["name"] = df["name"].fillna("").astype(str)
+    drifted = df["verdict"].str.lower().isin({"drift", "alert"})
+    df = df.assign(_drifted=drifted).sort_values(["_drifted", "p_value"], ascending=[False, True], kind="stable",
+                                                 na_position="last")
+    return df.drop(columns="_drifted").reset_index(drop=True)
+
+
+def deltas_to_frame(deltas: Any) -> pd.DataFrame:
+    """The ``deltas`` of a compare answer -> one row per metric. A mapping of numbers gives ``metric, delta``;
+    a mapping of mappings (``{"latency_ms": {"a": .., "b": .., "delta": ..}}``) or a list of records gives one
+    column per field. Anything else gives an empty frame."""
+    if isinstance(deltas, Mapping):
+        if all(isinstance(v, Mapping) for v in deltas.values()):
+            rows = [{"metric": str(k), **dict(v)} for k, v in deltas.items()]
+        else:
+            rows = [{"metric": str(k), "delta": v} for k, v in deltas.items()]
+    elif isinstance(deltas, (list, tuple)) and all(isinstance(v, Mapping) for v in deltas):
+        rows = [dict(v) for v in deltas]
+    else:
+        rows = []
+    return pd.DataFrame.from_records(rows)

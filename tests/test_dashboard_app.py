@@ -137,15 +137,18 @@ def test_an_unreachable_collector_says_how_to_start_it():
 def test_public_surface_is_pinned():
     assert sorted(api_client.__all__) == ["ApiClient", "ApiError"]
     assert sorted(figures.__all__) == [
-        "DARK_TEMPLATE", "ERROR_COLOR", "KIND_COLORS", "LIGHT_TEMPLATE", "NO_DATA", "SERIES_COLORS",
-        "build_cost_figure", "build_error_rate_figure", "build_latency_figure", "build_tokens_figure",
+        "DARK_TEMPLATE", "ERROR_COLOR", "KIND_COLORS", "LIGHT_TEMPLATE", "NEUTRAL_TEMPLATE", "NO_DATA",
+        "SERIES_COLORS", "SIGNAL_COLORS", "VERDICT_COLORS", "build_budget_figure", "build_cluster_map_figure",
+        "build_cost_figure", "build_drift_figure", "build_error_rate_figure", "build_latency_figure",
+        "build_score_figure", "build_signal_heatmap_figure", "build_signal_trend_figure", "build_tokens_figure",
         "build_volume_figure", "build_waterfall_figure", "metrics_to_frame", "spans_to_frame", "template_for",
     ]
 
 
 def test_pure_modules_need_no_streamlit_and_nothing_reaches_storage():
-    pure = ["settings", "api_client", "timerange", "frames", "figures", "formatting", "run"]
-    every = pure + ["data", "session", "spanview", "app"]
+    pure = ["settings", "api_client", "timerange", "frames", "figures", "formatting", "run", "conversation",
+            "signals", "budgets"]
+    every = pure + ["data", "session", "spanview", "runs", "app"]
     code = (
         "import importlib, json, sys\n"
         f"for name in {pure}: importlib.import_module('tracehouse.dashboard.' + name)\n"

@@ -10,15 +10,25 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
+from tracehouse.dashboard.budgets import Budgets, budget_status
 from tracehouse.dashboard.figures import (
     DARK_TEMPLATE,
     ERROR_COLOR,
     KIND_COLORS,
     LIGHT_TEMPLATE,
+    NEUTRAL_TEMPLATE,
     NO_DATA,
+    SIGNAL_COLORS,
+    VERDICT_COLORS,
+    build_budget_figure,
+    build_cluster_map_figure,
     build_cost_figure,
+    build_drift_figure,
     build_error_rate_figure,
     build_latency_figure,
+    build_score_figure,
+    build_signal_heatmap_figure,
+    build_signal_trend_figure,
     build_tokens_figure,
     build_volume_figure,
     build_waterfall_figure,
@@ -33,6 +43,8 @@ from tracehouse.dashboard.formatting import (
 )
 from tracehouse.dashboard.frames import (
     METRIC_COLUMNS,
+    clusters_to_frame,
+    drift_signals_to_frame,
     SPAN_COLUMNS,
     TRACE_COLUMNS,
     metrics_to_frame,
@@ -43,6 +55,7 @@ from tracehouse.dashboard.frames import (
     summarize_trace,
     traces_to_frame,
 )
+from tracehouse.dashboard.signals import signal_rates, signals_frame, signals_over_time
 from tracehouse.dashboard.timerange import RANGES, time_window, to_rfc3339
 
 METRIC_BUILDERS = [build_volume_figure, build_error_rate_figure, build_latency_figure, build_cost_figure,
@@ -241,7 +254,13 @@ def test_tokens_are_summed_over_groups_per_bucket(by_model):
 def test_template_for_theme():
     assert template_for("dark") == DARK_TEMPLATE
     assert template_for("light") == LIGHT_TEMPLATE
-    assert template_for(None) == LIGHT_TEMPLATE  # theme not known yet on a session's first run
+    assert template_for(None) == NEUTRAL_TEMPLATE  # theme not known yet on a session's first run
+
+
+def test_the_neutral_template_reads_on_light_and_dark(hourly):
+    fig = build_volume_figure(hourly, template=NEUTRAL_TEMPLATE)
+    assert fig.layout.paper_bgcolor == fig.layout.plot_bgcolor == "rgba(0, 0, 0, 0)"  # the app's own background
+    assert fig.layout.font.color == "#808495" and fig.layout.xaxis.gridcolor.startswith("rgba(128, 128, 128")
 
 
 # -- waterfall ------------------------------------------------------------------------------------------------
@@ -332,3 +351,82 @@ def test_unknown_range_and_naive_times():
     with pytest.raises(ValueError, match="unknown time range"):
         time_window("2w", datetime.now(timezone.utc))
     assert to_rfc3339(datetime(2026, 11, 23, 14, 2)) == "2026-11-23T14:02:00Z"  # naive means UTC
+
+
+# -- cost, quality and analytics figures ----------------------------------------------------------------------
+
+def test_grouped_charts_put_their_legend_beside_the_plot(by_model, hourly):
+    assert build_cost_figure(by_model, title="Cost by model").layout.title.text == "Cost by model"
+    for fig in (build_cost_figure(by_model), build_error_rate_figure(by_model), build_latency_figure(by_model)):
+        assert fig.layout.legend.x > 1 and fig.layout.legend.orientation == "v"  # not into the title
+    assert build_error_rate_figure(hourly).layout.legend.orientation == "h"  # a single series keeps the default
+
+
+def test_budget_figure_reds_the_tenants_over_budget():
+    daily = metrics_to_frame([bucket("2026-11-22T00:00:00Z", "acme", cost=12.0),
+                              bucket("2026-11-22T00:00:00Z", "globex", cost=2.0)])
+    status = budget_status(daily, Budgets(default=5.0), pd.Timestamp("2026-11-23T12:00:00Z"))
+    fig = build_budget_figure(status, template=DARK_TEMPLATE)
+    bars, budget = fig.data
+    assert list(bars.y) == ["globex", "acme"]  # furthest over at the top of a horizontal chart
+    assert list(bars.marker.color) == ["#636EFA", ERROR_COLOR]
+    assert list(budget.x) == [5.0, 5.0]
+    unbudgeted = build_budget_figure(budget_status(daily, Budgets(), pd.Timestamp("2026-11-23T12:00:00Z")))
+    assert len(unbudgeted.data) == 1 and unbudgeted.layout.showlegend is False
+    assert build_budget_figure(status.iloc[0:0]).layout.annotations[0].text == NO_DATA
+
+
+def llm_call(minute: int, text: str = "fine", reason: str = "stop", status: str = "ok", model: str = "gpt") -> dict:
+    t0 = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
+    return {"kind": "llm", "start_time": to_rfc3339(t0 + timedelta(minutes=minute)), "model": model,
+            "output_text": text, "finish_reason": reason, "status": status}
+
+
+def test_signal_trend_stacks_failure_shares_and_leaves_ok_out():
+    df = signals_frame([llm_call(0), llm_call(1, "I'm sorry, but I can't help with that."),
+                        llm_call(2, status="error"), llm_call(3)])
+    fig = build_signal_trend_figure(signals_over_time(df, "hour"))
+    shares = {t.name: list(t.y) for t in fig.data}
+    assert shares == {"error": [25.0], "refusal": [25.0]}
+    assert {t.name: t.marker.color for t in fig.data}["error"] == SIGNAL_COLORS["error"] == ERROR_COLOR
+    healthy = build_signal_trend_figure(signals_over_time(signals_frame([llm_call(0)]), "hour"))
+    assert not healthy.data and "No failure signals" in healthy.layout.annotations[0].text
+
+
+def test_signal_heatmap_cells_are_percentages_per_group():
+    df = signals_frame([llm_call(0, model="a"), llm_call(1, reason="length", model="a"), llm_call(2, model="b")])
+    (heat,) = build_signal_heatmap_figure(signal_rates(df, "model")).data
+    assert list(heat.x) == ["error", "content filter", "refusal", "truncated", "empty"]
+    assert list(heat.y) == ["a (2)", "b (1)"]
+    assert heat.z[0][3] == pytest.approx(50.0) and heat.z[1][3] == 0
+
+
+def test_score_figure_means_per_bucket_and_name():
+    scores = pd.DataFrame({"time": pd.to_datetime(["2026-11-23T14:05:00Z", "2026-11-23T14:50:00Z",
+                                                   "2026-11-23T15:10:00Z"], utc=True),
+                           "name": ["helpful", "helpful", "helpful"], "value": [1.0, 0.0, 1.0]})
+    (line,) = build_score_figure(scores, interval="hour").data
+    assert list(line.y) == [0.5, 1.0]
+    assert build_score_figure(scores.iloc[0:0]).layout.annotations[0].text == "No scores in this time range"
+
+
+def test_cluster_map_colours_members_by_lift_and_falls_back_to_bubbles():
+    clusters = clusters_to_frame([{"cluster_id": 1, "label": "refunds", "size": 3, "failure_rate": 0.5, "lift": 3.0},
+                                  {"cluster_id": 2, "label": "tracking", "size": 1, "failure_rate": 0.1, "lift": 0.6}])
+    members = pd.DataFrame({"cluster_id": [1, 1, 1, 2], "x": [0.1, 0.2, 0.3, 0.9], "y": [0, 1, 0, 1]})
+    (points,) = build_cluster_map_figure(clusters, members, template=DARK_TEMPLATE).data
+    assert list(points.marker.color) == [3.0, 3.0, 3.0, 0.6] and points.marker.cmax == 3.0
+    (bubbles,) = build_cluster_map_figure(clusters).data
+    assert list(bubbles.text) == ["refunds", "tracking"] and list(bubbles.y) == [50.0, 10.0]
+    assert build_cluster_map_figure(clusters.iloc[0:0]).layout.annotations[0].text == "No clusters in this run"
+
+
+def test_drift_figure_colours_by_verdict():
+    signals = drift_signals_to_frame([
+        {"name": "latency", "effect_size": 0.1, "p_value": 0.4, "verdict": "ok"},
+        {"name": "refusal rate", "effect_size": 0.9, "p_value": 0.001, "verdict": "drift"},
+        {"name": "scores", "effect_size": None, "p_value": None, "verdict": "insufficient data"},
+    ])
+    (bars,) = build_drift_figure(signals).data
+    colors = dict(zip(bars.y, bars.marker.color))
+    assert colors == {"refusal rate": VERDICT_COLORS["drift"], "latency": VERDICT_COLORS["ok"], "scores": "#8C8C8C"}

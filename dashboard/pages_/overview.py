@@ -23,10 +23,11 @@ def render() -> None:
     settings, window, template = session.current_settings(), session.current_window(), session.plotly_template()
     st.caption(f"{window.label}, per {window.interval} (UTC)")
     try:
-        overall = metrics_to_frame(
-            fetch_metrics(settings, window.start_param, window.end_param, window.interval)["items"])
-        by_model = metrics_to_frame(
-            fetch_metrics(settings, window.start_param, window.end_param, window.interval, "model")["items"])
+        with st.spinner("Loading metrics…"):
+            overall = metrics_to_frame(
+                fetch_metrics(settings, window.start_param, window.end_param, window.interval)["items"])
+            by_model = metrics_to_frame(
+                fetch_metrics(settings, window.start_param, window.end_param, window.interval, "model")["items"])
     except ApiError as err:
         session.show_api_error(err)
         return

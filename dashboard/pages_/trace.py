@@ -1,4 +1,5 @@
-"""Trace: one trace as a span tree and a timeline, with each LLM call rendered as a conversation."""
+"""Trace: one trace as a span tree and a timeline, with each LLM call rendered as a conversation, and links to
+replay or compare each call."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def render() -> None:
         st.info("Enter a trace id above, or open one from the Traces page.", icon=":material/info:")
         return
     try:
-        spans = fetch_trace(settings, trace_id).get("spans") or []
+        with st.spinner("Loading the trace…"):
+            spans = fetch_trace(settings, trace_id).get("spans") or []
     except ApiError as err:
         if err.status_code == 404:
             st.warning(f"No trace `{trace_id}` in this project. Spans reach the API a moment after they are "
@@ -74,6 +76,11 @@ def render() -> None:
                         help="Plain text exactly as recorded, instead of rendered Markdown")
         for span in llm:
             render_llm_span(span, raw=raw)
+            replay, compare, _ = st.columns([1, 1, 5])
+            replay.page_link(session.REPLAY_PAGE, label="Replay this call", icon=":material/replay:",
+                             query_params={"trace": trace_id, "span": str(span.get("span_id") or "")})
+            compare.page_link(session.REPLAY_PAGE, label="Compare with…", icon=":material/compare_arrows:",
+                              query_params={"a": str(span.get("span_id") or "")})
     others = [node for node in nodes if node.span.get("kind") != "llm"]
     if others:
         st.subheader("Other spans")
