@@ -58,6 +58,18 @@ def _up(args: argparse.Namespace) -> int:
               demo_traces=args.traces)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from tracehouse.collector.settings import SettingsError, load_settings
+    from tracehouse.collector.worker import run_worker
+    from tracehouse.storage import StorageError
+
+    try:
+        return run_worker(load_settings(host=args.host, port=args.port, storage_url=args.storage))
+    except (SettingsError, StorageError) as exc:
+        print(f"tracehouse worker: {exc}", file=sys.stderr)
+        return 2
+
+
 def _docs(args: argparse.Namespace) -> int:
     from tracehouse.cli.docs_gen import main as docs_main
 
@@ -94,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--storage", default=None)
     up.add_argument("--traces", type=int, default=300, help="demo traces loaded on first start")
     up.set_defaults(func=_up)
+
+    worker = commands.add_parser("worker", help="run the scheduled analytics jobs (one per deployment; no ingest)")
+    worker.add_argument("--host", default=None, help="bind address of /healthz (TRACEHOUSE_HOST, default 127.0.0.1)")
+    worker.add_argument("--port", type=int, default=None, help="port of /healthz (TRACEHOUSE_PORT, default 4318)")
+    worker.add_argument("--storage", default=None, help="storage URL (TRACEHOUSE_STORAGE_URL): a ClickHouse server")
+    worker.set_defaults(func=_worker)
+
+    from tracehouse.cli.analyze import register as register_analyze
+
+    register_analyze(commands)
 
     docs = commands.add_parser("docs", help="regenerate docs/configuration.md and docs/api-reference.md from the code")
     docs.add_argument("--out", default="docs", help="directory to write into (default ./docs)")

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from tracehouse.analytics.jobs import ClusterJobs
 from tracehouse.storage import InvalidQueryError, SpanFilter, StorageError, Store
 from tracehouse.storage.queries import MAX_LIMIT
 
@@ -27,6 +28,7 @@ from .otlp import DecodeError, TooManySpans
 from .pipeline import Overloaded, Pipeline
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
 from .ratelimit import RateLimiter, retry_after_header
+from .routes_analytics import analytics_router
 from .settings import Settings
 from .timefmt import parse_time
 
@@ -81,15 +83,21 @@ def _pick_interval(interval: str | None, start_ns: int, end_ns: int) -> tuple[st
 
 
 def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = None) -> FastAPI:
-    """Build the app. The pipeline (write-ahead log + writer) starts and stops with the app's lifespan."""
+    """Build the app. The pipeline (write-ahead log + writer) and the analytics jobs start and stop with the
+    app's lifespan; with ``scheduled_jobs`` the collector also runs the periodic clustering itself."""
     pipeline = pipeline or Pipeline(settings, store)
+    jobs = ClusterJobs(store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pipeline.start()
+        schedule = jobs.run_periodic(None, every_s=settings.cluster_every_s) if settings.scheduled_jobs else None
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.stop()
+            await run_in_threadpool(jobs.close)
             await run_in_threadpool(pipeline.stop)
 
     app = FastAPI(title="tracehouse collector", version="0.1.0", lifespan=lifespan,
@@ -260,6 +268,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
                                       body.value, body.comment or "", body.source or "api")
         return {"score_id": score_id}
 
+    app.include_router(analytics_router(jobs, scope))
     return app
 
 

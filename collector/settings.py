@@ -33,6 +33,8 @@ class Settings:
     max_inflight_bytes: int = 256 * 1024 * 1024
     rate_limit_requests_per_s: float = 0.0
     rate_limit_spans_per_s: float = 0.0
+    scheduled_jobs: int = 1
+    cluster_every_s: float = 6 * 3600.0
 
 
 # field -> (environment variable, meaning); the docs' configuration reference is generated from this.
@@ -52,6 +54,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "rate_limit_requests_per_s": ("TRACEHOUSE_RATE_LIMIT_REQUESTS_PER_S",
                                   "requests per second per API key (burst: one second's worth); 0 = off"),
     "rate_limit_spans_per_s": ("TRACEHOUSE_RATE_LIMIT_SPANS_PER_S", "ingested spans per second per API key; 0 = off"),
+    "scheduled_jobs": ("TRACEHOUSE_SCHEDULED_JOBS",
+                       "1: this collector runs the periodic analytics jobs; 0: leave them to `tracehouse worker`"),
+    "cluster_every_s": ("TRACEHOUSE_CLUSTER_EVERY_S", "seconds between scheduled failure-clustering runs"),
 }
 
 

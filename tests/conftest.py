@@ -57,7 +57,8 @@ def start_collector(tmp: Path, env_extra: dict[str, str] | None = None, create_p
     port = free_port()
     data_dir = tmp / "data"
     log_path = tmp / "collector.log"
-    env = {**os.environ, "TRACEHOUSE_ADMIN_KEY": ADMIN_KEY, **(env_extra or {})}
+    # Scheduled analytics off: a long-lived test collector must not start clustering runs in the background.
+    env = {**os.environ, "TRACEHOUSE_ADMIN_KEY": ADMIN_KEY, "TRACEHOUSE_SCHEDULED_JOBS": "0", **(env_extra or {})}
     process = subprocess.Popen(
         [str(BIN / "tracehouse"), "serve", "--port", str(port), "--storage", f"chdb://{data_dir}"],
         stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp,

@@ -202,9 +202,7 @@ def test_settings_are_real_and_load(which: str, request: pytest.FixtureRequest) 
     for name, service in services.items():
         command = _command(service)
         assert command[0] == "tracehouse", f"{name}: {command}"
-        # `tracehouse worker` is proposed in issue 12; until cli/main.py has it, only an opt-in profile may use it.
-        if command[1] not in subcommands:
-            assert command[1] == "worker" and service.get("profiles"), f"{name}: no subcommand {command[1]!r}"
+        assert command[1] in subcommands, f"{name}: no subcommand {command[1]!r}"
         env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
         unknown = sorted(set(env) - known)
         assert not unknown, f"{name}: {unknown} are not variables the settings code reads"
