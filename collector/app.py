@@ -28,7 +28,9 @@ from .otlp import DecodeError, TooManySpans
 from .pipeline import Overloaded, Pipeline
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
 from .ratelimit import RateLimiter, retry_after_header
+from .replay import BatchReplays, Providers
 from .routes_analytics import analytics_router
+from .routes_replay import add_replay_error_handler, replay_router
 from .settings import Settings
 from .timefmt import parse_time
 
@@ -87,6 +89,9 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     app's lifespan; with ``scheduled_jobs`` the collector also runs the periodic clustering itself."""
     pipeline = pipeline or Pipeline(settings, store)
     jobs = ClusterJobs(store)
+    providers = Providers.from_settings(settings.openai_base_url or None, settings.openai_api_key or None,
+                                        settings.anthropic_base_url or None, settings.anthropic_api_key or None)
+    batch = BatchReplays(store, providers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -98,6 +103,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
             if schedule is not None:
                 schedule.stop()
             await run_in_threadpool(jobs.close)
+            await run_in_threadpool(batch.close, False)
             await run_in_threadpool(pipeline.stop)
 
     app = FastAPI(title="tracehouse collector", version="0.1.0", lifespan=lifespan,
@@ -269,6 +275,8 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         return {"score_id": score_id}
 
     app.include_router(analytics_router(jobs, scope))
+    app.include_router(replay_router(store, providers, batch, scope))
+    add_replay_error_handler(app)
     return app
 
 

@@ -33,6 +33,10 @@ class Settings:
     max_inflight_bytes: int = 256 * 1024 * 1024
     rate_limit_requests_per_s: float = 0.0
     rate_limit_spans_per_s: float = 0.0
+    openai_base_url: str = ""
+    openai_api_key: str = ""
+    anthropic_base_url: str = ""
+    anthropic_api_key: str = ""
     scheduled_jobs: int = 1
     cluster_every_s: float = 6 * 3600.0
 
@@ -54,6 +58,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "rate_limit_requests_per_s": ("TRACEHOUSE_RATE_LIMIT_REQUESTS_PER_S",
                                   "requests per second per API key (burst: one second's worth); 0 = off"),
     "rate_limit_spans_per_s": ("TRACEHOUSE_RATE_LIMIT_SPANS_PER_S", "ingested spans per second per API key; 0 = off"),
+    "openai_base_url": ("TRACEHOUSE_OPENAI_BASE_URL",
+                        "replay: an OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, LiteLLM)"),
+    "openai_api_key": ("TRACEHOUSE_OPENAI_API_KEY", "replay: key for that endpoint (never stored or shown)"),
+    "anthropic_base_url": ("TRACEHOUSE_ANTHROPIC_BASE_URL", "replay: the Anthropic messages API base URL"),
+    "anthropic_api_key": ("TRACEHOUSE_ANTHROPIC_API_KEY", "replay: Anthropic key (never stored or shown)"),
     "scheduled_jobs": ("TRACEHOUSE_SCHEDULED_JOBS",
                        "1: this collector runs the periodic analytics jobs; 0: leave them to `tracehouse worker`"),
     "cluster_every_s": ("TRACEHOUSE_CLUSTER_EVERY_S", "seconds between scheduled failure-clustering runs"),

@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping, Sequence
 
-from tracehouse.collector.conventions import finish_reason as otel_finish_reason
-from tracehouse.collector.conventions import json_value
+from ..conventions import finish_reason as otel_finish_reason
+from ..conventions import json_value
 
 Message = dict[str, Any]
 Part = dict[str, Any]
@@ -26,7 +26,7 @@ Part = dict[str, Any]
 # Never request parameters: how the call is transported, or recorded elsewhere in the request.
 NOT_PARAMS = frozenset({"stream", "stream_options", "model", "messages", "system", "tools", "functions", "timeout",
                         "extra_headers", "extra_query", "extra_body"})
-_RENAMES = {"stop": "stop_sequences", "n": "choice.count", "max_output_tokens": "max_tokens"}
+RENAMES = {"stop": "stop_sequences", "n": "choice.count", "max_output_tokens": "max_tokens"}
 # Parameters the Anthropic messages API accepts in its body (beyond model, messages, system, tools, stream).
 ANTHROPIC_PARAMS = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "metadata",
                               "tool_choice", "thinking", "service_tier", "output_config", "container",
@@ -42,7 +42,7 @@ def canonical_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     values, transport options and ``tools`` removed: tools travel separately)."""
     out: dict[str, Any] = {}
     for key, value in (params or {}).items():
-        key = _RENAMES.get(str(key), str(key))
+        key = RENAMES.get(str(key), str(key))
         if key in NOT_PARAMS or value is None:
             continue
         value = json_value(value)
@@ -250,6 +250,8 @@ def _openai_content_part(part: Part) -> dict[str, Any] | None:
 
 def _openai_content(parts: Sequence[Part]) -> Any:
     items = [c for c in (_openai_content_part(p) for p in parts) if c is not None]
+    if not items:
+        return ""
     if len(items) == 1 and items[0].get("type") == "text":
         return items[0]["text"]
     return items

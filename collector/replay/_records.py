@@ -95,8 +95,8 @@ def replayed_record(*, project: str, original: Mapping[str, Any], request: Repla
     start, end = times or attempt
     params = dict(result.sent_params) if result is not None else {
         **request.params, **({"tools": list(request.tools)} if request.tools else {})}
-    if request.stream:
-        params["stream"] = True
+    if request.stream or "stream" in (original.get("params") or {}):
+        params["stream"] = request.stream
     attributes.update({"gen_ai.operation.name": "chat", "gen_ai.provider.name": family,
                        "gen_ai.request.model": request.model})
     draft: dict[str, Any] = {

@@ -22,8 +22,13 @@ DAY_NS = 24 * 3600 * 1_000_000_000
 ALL_TIME = (0, 2**62)
 FIND_SCAN_PAGES = 20  # without a trace id (and no span_id filter in storage), at most this many pages of LLM spans
 _HEX = re.compile(r"^[0-9a-f]+$")
-FILTER_KEYS = frozenset({"trace_id", "tenant", "user", "session", "model", "status", "kind", "q", "start", "end",
-                         "limit", "spans"})
+_FILTER_FIELDS = frozenset(f.name for f in dataclasses.fields(SpanFilter))
+# Storage versions differ in what a SpanFilter can hold: use what this one has.
+SPAN_ID_FILTER = "span_id" in _FILTER_FIELDS
+_OPTIONAL_FILTERS = ("provider", "service", "environment", "release", "prompt_name", "prompt_version")
+_STRING_FILTERS = ("trace_id", "tenant", "user", "session", "model", "q") + tuple(
+    k for k in _OPTIONAL_FILTERS if k in _FILTER_FIELDS)
+FILTER_KEYS = frozenset({*_STRING_FILTERS, "status", "kind", "start", "end", "limit", "spans"})
 _STATUSES = ("ok", "error", "unset")
 
 
@@ -45,7 +50,7 @@ def find_span(store: Store, project: str, span_id: str, trace_id: str | None = N
             if span["span_id"] == span_id:
                 return span
         raise SpanNotFound(f"span {span_id} not found in trace {trace_id}")
-    if "span_id" in {f.name for f in dataclasses.fields(SpanFilter)}:  # a storage filter on the id: one read
+    if SPAN_ID_FILTER:  # a storage filter on the id: one read
         items, _ = store.search_spans(project, SpanFilter(*ALL_TIME, span_id=span_id), 1)  # type: ignore[call-arg]
         if items and items[0]["span_id"] == span_id:
             return items[0]
@@ -74,8 +79,10 @@ def _time(value: Any, what: str) -> int:
 def parse_filters(filters: Mapping[str, Any] | None, *, max_limit: int, default_limit: int = 50,
                   kind: str | None = "llm", now_ns: int | None = None) -> tuple[SpanFilter, int]:
     """API filters ``{trace_id?, tenant?, user?, session?, model?, status?, kind?, q?, start?, end?, limit?}``
-    -> (SpanFilter, limit). Times are RFC 3339; the range defaults to the last 24 hours, as the span search
-    does; ``kind`` defaults to ``llm``. Unknown keys are an error (a typo must not widen the selection)."""
+    (plus ``provider``, ``service``, ``environment``, ``release``, ``prompt_name``, ``prompt_version`` where the
+    storage filter has them) -> (SpanFilter, limit). Times are RFC 3339; the range defaults to the last 24 hours,
+    as the span search does; ``kind`` defaults to ``llm``. Unknown keys are an error (a typo must not widen the
+    selection)."""
     filters = dict(filters or {})
     unknown = set(filters) - FILTER_KEYS
     if unknown:
@@ -95,7 +102,7 @@ def parse_filters(filters: Mapping[str, Any] | None, *, max_limit: int, default_
     if not 1 <= limit <= max_limit:
         raise InvalidReplayRequest(f"limit must be between 1 and {max_limit}, got {limit}")
     strings = {}
-    for key in ("trace_id", "tenant", "user", "session", "model", "q"):
+    for key in _STRING_FILTERS:
         value = filters.get(key)
         if value is not None and not isinstance(value, str):
             raise InvalidReplayRequest(f"{key} must be a string")

@@ -204,13 +204,14 @@ class OpenAIProvider:
                              type(exc).__name__)
 
     def complete(self, request: ReplayRequest) -> ReplayResult:
+        import httpx
         import openai
 
         kwargs, sent, dropped = self._kwargs(request)
         start = time.time_ns()
         try:
             response = self._holder.get().chat.completions.create(**kwargs)
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise self._error(exc) from exc
         end = time.time_ns()
         data = _plain(response)
@@ -221,6 +222,7 @@ class OpenAIProvider:
                             str(data.get("id") or ""), sent, tuple(dropped))
 
     def stream(self, request: ReplayRequest) -> Iterator[str | ReplayResult]:
+        import httpx
         import openai
 
         kwargs, sent, dropped = self._kwargs(request)
@@ -264,7 +266,7 @@ class OpenAIProvider:
                         state["text"].append(text)
                         if int(choice.get("index") or 0) == 0:
                             yield text
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise self._error(exc) from exc
         end = time.time_ns()
         outputs = []
@@ -348,12 +350,13 @@ class AnthropicProvider:
 
     def complete(self, request: ReplayRequest) -> ReplayResult:
         import anthropic
+        import httpx
 
         kwargs, sent, dropped = self._kwargs(request)
         start = time.time_ns()
         try:
             response = self._holder.get().messages.create(**kwargs)
-        except anthropic.AnthropicError as exc:
+        except (anthropic.AnthropicError, httpx.HTTPError) as exc:
             raise self._error(exc) from exc
         end = time.time_ns()
         return self._result(request, _plain(response), start, end, None, sent, dropped)
@@ -367,6 +370,7 @@ class AnthropicProvider:
 
     def stream(self, request: ReplayRequest) -> Iterator[str | ReplayResult]:
         import anthropic
+        import httpx
 
         kwargs, sent, dropped = self._kwargs(request)
         start = time.time_ns()
@@ -380,7 +384,7 @@ class AnthropicProvider:
                     if kind == "text" and event.text:
                         yield event.text
                 final = _plain(events.get_final_message())
-        except anthropic.AnthropicError as exc:
+        except (anthropic.AnthropicError, httpx.HTTPError) as exc:
             raise self._error(exc) from exc
         end = time.time_ns()
         yield self._result(request, final, start, end, (first - start) / 1e6 if first is not None else None, sent,

@@ -147,7 +147,7 @@ def build_request(span: Mapping[str, Any], overrides: ReplayOverrides, providers
 def _canonical_edits(edits: Mapping[str, Any]) -> dict[str, Any]:
     """Edited parameters in canonical names, keeping ``None`` (it removes the recorded value)."""
     kept = _convert.canonical_params({k: v for k, v in edits.items() if v is not None})
-    removed = {_convert._RENAMES.get(k, k): None for k, v in edits.items() if v is None}
+    removed = {_convert.RENAMES.get(k, k): None for k, v in edits.items() if v is None}
     return {**kept, **removed}
 
 

@@ -104,7 +104,8 @@ def replay_trajectory(store: Store, project: str, trace_id: str, overrides: Mapp
         raise NotReplayable(f"trace {trace_id} has no LLM calls with recorded input messages")
     unknown = set(per_step) - {s["span_id"] for s in steps}
     if unknown:
-        raise InvalidReplayRequest(f"overrides.steps names spans that are not LLM steps of this trace: {sorted(unknown)}")
+        raise InvalidReplayRequest(f"overrides.steps names spans that are not LLM steps of this trace: "
+                                   f"{sorted(unknown)}")
     plans = {s["span_id"]: global_overrides.then(per_step.get(s["span_id"], ReplayOverrides())) for s in steps}
     for step in steps:  # every request must be buildable before the first call
         build_request(step, plans[step["span_id"]], providers)
