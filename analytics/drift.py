@@ -5,8 +5,9 @@
 =============================  ==============================================  ==================================
 signal                         test (statistic, p-value)                       effect size (practical threshold)
 =============================  ==============================================  ==================================
-``input_embedding``            energy distance of TF-IDF + SVD embeddings      energy coefficient
-``output_embedding``           fitted on both windows, permutation p-value     (``min_energy``)
+``input_embedding``            energy distance between TF-IDF + SVD            2 AUC - 1 of a classifier telling
+``output_embedding``           embeddings fitted on both windows, with a       the windows apart, out of fold
+                               permutation p-value                             (``min_auc_delta``)
 ``cluster_mix``                chi-square of cluster shares + PSI; clusters    PSI (``min_psi``)
                                of a clustering run when the calls carry them,
                                else KMeans fitted on the pooled sample
@@ -71,11 +72,12 @@ class DriftParams:
     min_samples: int = 30                 # per window, for numeric, rate and score signals
     min_samples_text: int = 50            # per window, for embeddings and cluster mix
     max_embed: int = 600                  # texts per window embedded (uniform sample)
-    permutations: int = 199
+    permutations: int = 199               # energy test of embeddings
+    folds: int = 5                        # classifier effect size of embeddings
     svd_components: int = 64
     max_text_chars: int = 1000
     mix_clusters: int = 8                 # KMeans k on the pooled sample when the calls carry no cluster ids
-    min_energy: float = 0.01              # practical threshold on the energy coefficient
+    min_auc_delta: float = 0.1            # practical threshold on 2 AUC - 1 (~10% of traffic distinguishable)
     min_psi: float = 0.1                  # ... on PSI (0.1: "moderate shift" by the usual rule of thumb)
     min_cliffs_delta: float = 0.147       # ... on |Cliff's delta| (0.147: "small" in Romano et al.)
     min_cohens_h: float = 0.05            # ... on |Cohen's h| (1% -> 2% is 0.083; 1.0% -> 1.1% is 0.01)
@@ -95,9 +97,11 @@ class DriftParams:
             raise ValueError("min_samples and min_samples_text must be >= 2")
         if self.max_embed < self.min_samples_text:
             raise ValueError(f"max_embed ({self.max_embed}) must be >= min_samples_text ({self.min_samples_text})")
+        if self.folds < 2:
+            raise ValueError(f"folds must be >= 2, got {self.folds}")
         if self.permutations < 0 or self.svd_components < 2 or self.mix_clusters < 2 or self.threads < 1:
             raise ValueError("permutations >= 0, svd_components >= 2, mix_clusters >= 2 and threads >= 1")
-        if min(self.min_energy, self.min_psi, self.min_cliffs_delta, self.min_cohens_h) < 0:
+        if min(self.min_auc_delta, self.min_psi, self.min_cliffs_delta, self.min_cohens_h) < 0:
             raise ValueError("practical thresholds must be >= 0")
         bad = [d for d in self.segment_by if d not in _SEGMENT_DIMS]
         bad += [s for s in self.segment_signals if s not in _SEGMENTABLE]
@@ -144,7 +148,7 @@ class SignalResult:
     p_value: float | None
     q_value: float | None           # Benjamini-Hochberg adjusted across the report
     effect_size: float | None
-    effect_measure: str             # energy_coefficient | psi | cliffs_delta | cohens_h
+    effect_measure: str             # auc_delta | psi | cliffs_delta | cohens_h
     threshold: float                # practical threshold on |effect_size|
     n_baseline: int
     n_current: int
@@ -241,17 +245,20 @@ def _group_contributions(values_b: np.ndarray, values_c: np.ndarray, groups_b: S
     keys = sorted(set(gb) | set(gc))
     if len(keys) < 2:
         return []
+    index = {k: i for i, k in enumerate(keys)}
+    ib = np.fromiter((index[g] for g in gb), dtype=np.int64, count=gb.size)
+    ic = np.fromiter((index[g] for g in gc), dtype=np.int64, count=gc.size)
+    count_b, count_c = np.bincount(ib, minlength=len(keys)), np.bincount(ic, minlength=len(keys))
+    sum_b = np.bincount(ib, weights=vb, minlength=len(keys))
+    sum_c = np.bincount(ic, weights=vc, minlength=len(keys))
+    contribution = sum_c / vc.size - sum_b / vb.size  # share x mean = sum / n
     rows = []
-    for key in keys:
-        mb, mc = gb == key, gc == key
-        sb, sc = mb.mean(), mc.mean()
-        mean_b = float(vb[mb].mean()) if mb.any() else None
-        mean_c = float(vc[mc].mean()) if mc.any() else None
-        contribution = sc * (mean_c or 0.0) - sb * (mean_b or 0.0)
-        rows.append(Contributor(kind=kind, key=str(key) or "(none)", baseline=_round(mean_b),
-                                current=_round(mean_c), delta=_round(contribution)))
-    rows.sort(key=lambda c: -abs(c.delta or 0.0))
-    return rows[:top]
+    for i in np.argsort(-np.abs(contribution), kind="stable")[:top]:
+        mean_b = float(sum_b[i] / count_b[i]) if count_b[i] else None
+        mean_c = float(sum_c[i] / count_c[i]) if count_c[i] else None
+        rows.append(Contributor(kind=kind, key=str(keys[i]) or "(none)", baseline=_round(mean_b),
+                                current=_round(mean_c), delta=_round(float(contribution[i]))))
+    return rows
 
 
 def _examples(window: DriftWindow, rows: np.ndarray, n: int, use_output: bool = True) -> list[Contributor]:
@@ -350,7 +357,7 @@ def _text_signals(baseline: DriftWindow, current: DriftWindow, params: DriftPara
         texts_c = [getattr(current, field_name)[i] for i in rows_c]
         keep_b = np.array([bool(t.strip()) for t in texts_b], dtype=bool)
         keep_c = np.array([bool(t.strip()) for t in texts_c], dtype=bool)
-        p = _Pending(name, "embedding", "energy_permutation", "energy_coefficient", params.min_energy,
+        p = _Pending(name, "embedding", "energy_permutation", "auc_delta", params.min_auc_delta,
                      int(keep_b.sum()), int(keep_c.sum()))
         testable = name in wanted and not _insufficient(p, params.min_samples_text)
         if (testable or "cluster_mix" in wanted) and keep_b.sum() + keep_c.sum() >= 2:
@@ -362,15 +369,19 @@ def _text_signals(baseline: DriftWindow, current: DriftWindow, params: DriftPara
         if not testable:
             continue
         space = spaces[side]
-        result = st.energy_test(space.baseline[keep_b], space.current[keep_c], params.permutations, params.seed)
-        assert result is not None
-        p.statistic, p.p_value, p.effect_size = result.statistic, result.p_value, result.coefficient
+        xb, xc = space.baseline[keep_b], space.current[keep_c]
+        energy = st.energy_test(xb, xc, params.permutations, params.seed)
+        separability = st.classifier_auc(xb, xc, params.folds, params.seed)
+        assert energy is not None and separability is not None
+        p.statistic, p.p_value, p.effect_size = energy.statistic, energy.p_value, separability.delta
+        p.reason = (f"energy coefficient {energy.coefficient:.4f} ({energy.permutations} permutations); "
+                    f"classifier AUC {separability.auc:.3f} ({separability.folds}-fold)")
         kept_rows = np.concatenate([np.flatnonzero(keep_b), len(texts_b) + np.flatnonzero(keep_c)])
         for term, sb, sc, _z in term_shift(space.counts[kept_rows], int(keep_b.sum()), space.vocabulary,
                                            params.top_terms):
             p.top.append(Contributor(kind="term", key=term, baseline=_round(sb), current=_round(sc),
                                      delta=_round(sc - sb)))
-        novel = np.argsort(-result.novelty, kind="stable")
+        novel = np.argsort(-separability.scores, kind="stable")
         current_rows = rows_c[np.flatnonzero(keep_c)][novel]
         p.top.extend(_examples(current, current_rows, params.n_examples, use_output=(side == "output")))
 

@@ -12,6 +12,7 @@ Deterministic given ``seed``. Empty input gives empty output, never an exception
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -34,11 +35,17 @@ class TextSpace:
 
 
 def feature_text(text: str, max_chars: int) -> str:
+    return _feature_text(text[:max_chars])
+
+
+@functools.lru_cache(maxsize=16384)
+def _feature_text(text: str) -> str:
+    """Cached: production prompts are templated, so the same texts come back run after run."""
     from tracehouse.redaction import redact
 
     from .interactions import FEATURE_REDACTION_KINDS
 
-    return redact(text[:max_chars], FEATURE_REDACTION_KINDS)
+    return redact(text, FEATURE_REDACTION_KINDS)
 
 
 def embed_pair(baseline: Sequence[str], current: Sequence[str], *, n_components: int = 64, seed: int = 0,

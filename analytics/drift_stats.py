@@ -16,7 +16,15 @@ test                        statistic                               effect size
                             categories merged into one)
 ``energy``                  energy distance (V-statistic), with a    energy coefficient E / (2 E|X - Y|)
                             permutation p-value                      in [0, 1] (0 iff same distribution)
+``classifier_auc``          (effect size only) out-of-fold AUC of a  2 AUC - 1: Cliff's delta of the
+                            logistic regression telling the          classifier scores, about the share of
+                            windows apart                            current traffic unlike the baseline
 ==========================  ======================================  =======================================
+
+``classifier_auc`` gives no p-value on purpose: combining the folds' Mann-Whitney tests is anti-conservative
+(each fold's model learned from the other folds' labels, so the folds' statistics are positively correlated;
+measured: 10% of p-values below 0.01 on no-drift controls), and a valid one would need the whole
+cross-validation repeated per permutation. The energy test supplies the p-value; the classifier the effect.
 
 Permutation p-values are ``(1 + #{permuted >= observed}) / (1 + P)``. When the observed statistic is above every
 permutation, that floor (1 / (1 + P)) would stop a strong shift from surviving a multiple-testing correction,
@@ -27,13 +35,14 @@ approximation for energy / MMD statistics), never above the floor.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-__all__ = ["EnergyResult", "KsResult", "MixResult", "ProportionResult", "benjamini_hochberg", "cliffs_delta",
-           "cohens_h", "energy_test", "finite", "ks_test", "mix_test", "proportion_test", "psi",
+__all__ = ["ClassifierResult", "EnergyResult", "KsResult", "MixResult", "ProportionResult", "benjamini_hochberg", "cliffs_delta",
+           "classifier_auc", "cohens_h", "energy_test", "finite", "ks_test", "mix_test", "proportion_test", "psi",
            "relative_change"]
 
 _EXPECTED_MIN = 5.0  # chi-square and z approximations need expected counts of at least 5 per cell
@@ -118,7 +127,9 @@ def ks_test(baseline: Sequence[float] | np.ndarray, current: Sequence[float] | n
     if np.array_equal(np.unique(base), np.unique(cur)) and np.unique(base).size == 1:
         d, p = 0.0, 1.0  # both constant and equal: scipy would warn; nothing moved
     else:
-        result = stats.ks_2samp(base, cur, alternative="two-sided", method="auto")
+        with warnings.catch_warnings():  # "exact calculation unsuccessful, switching to asymp" is expected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = stats.ks_2samp(base, cur, alternative="two-sided", method="auto")
         d, p = float(result.statistic), float(result.pvalue)
     mb, mc = float(np.median(base)), float(np.median(cur))
     return KsResult(statistic=_clean(d), p_value=_p(p), cliffs_delta=cliffs_delta(base, cur), median_baseline=mb,
@@ -318,3 +329,50 @@ def _gamma_tail(null: np.ndarray, observed: float) -> float:
         return 1.0
     shape, scale = mean * mean / var, var / mean
     return _p(float(stats.gamma.sf(observed, shape, scale=scale)))
+
+
+@dataclass(frozen=True)
+class ClassifierResult:
+    auc: float               # out-of-fold AUC of "current" against "baseline" (mean over folds)
+    delta: float             # 2 AUC - 1: the effect size
+    folds: int
+    n_baseline: int
+    n_current: int
+    scores: np.ndarray       # out-of-fold P(current) of every current row (for examples)
+
+
+def classifier_auc(baseline: np.ndarray, current: np.ndarray, folds: int = 5, seed: int = 0,
+                   regularization: float = 1.0) -> ClassifierResult | None:
+    """How well a logistic regression tells the windows' rows apart, out of fold (an effect size, no p-value:
+    see the module docstring). None when a sample has fewer than 2 rows."""
+    from scipy import stats
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.nan_to_num(np.asarray(baseline, dtype=np.float64))
+    y = np.nan_to_num(np.asarray(current, dtype=np.float64))
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] < 2 or y.shape[0] < 2:
+        return None
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"baseline rows have {x.shape[1]} dimensions, current rows {y.shape[1]}")
+    n1, n2 = x.shape[0], y.shape[0]
+    data = np.vstack([x, y])
+    labels = np.r_[np.zeros(n1, dtype=int), np.ones(n2, dtype=int)]
+    k = max(2, min(int(folds), n1, n2))
+    oof = np.full(n1 + n2, 0.5)
+    aucs = []
+    for train, test in StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(data, labels):
+        if np.ptp(data[train], axis=0).max(initial=0.0) == 0.0:
+            scores = np.full(test.size, 0.5)  # identical rows: nothing to learn
+        else:
+            model = LogisticRegression(C=regularization, max_iter=300)
+            model.fit(data[train], labels[train])
+            scores = model.predict_proba(data[test])[:, 1]
+        oof[test] = scores
+        y_test = labels[test]
+        m1, m2 = int((y_test == 0).sum()), int((y_test == 1).sum())
+        u = float(stats.rankdata(scores)[y_test == 1].sum()) - m2 * (m2 + 1) / 2.0
+        aucs.append(u / (m1 * m2))
+    auc = _clean(float(np.mean(aucs)), 0.5)
+    return ClassifierResult(auc=auc, delta=_clean(2 * auc - 1), folds=k, n_baseline=n1, n_current=n2,
+                            scores=oof[n1:])

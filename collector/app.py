@@ -18,6 +18,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from tracehouse.analytics.alerts import AlertEngine, WebhookNotifier
+from tracehouse.analytics.drift_jobs import DriftJobs
 from tracehouse.analytics.jobs import ClusterJobs
 from tracehouse.storage import InvalidQueryError, SpanFilter, StorageError, Store
 from tracehouse.storage.queries import MAX_LIMIT
@@ -68,6 +70,13 @@ def _time_range(start: str | None, end: str | None) -> tuple[int, int]:
     return start_ns, end_ns
 
 
+def start_schedules(settings: Settings, jobs: ClusterJobs, drift: DriftJobs, alerts: AlertEngine) -> list[Any]:
+    """The periodic analytics: clustering, drift of the last day against the week before, alert rules."""
+    return [jobs.run_periodic(None, every_s=settings.cluster_every_s),
+            drift.run_periodic(None, every_s=settings.drift_every_s, current_s=86400, baseline_s=7 * 86400),
+            alerts.run_periodic(None, every_s=settings.alerts_every_s)]
+
+
 def _utc_day_and_month_start(now_ns: int) -> tuple[int, int]:
     now = datetime.fromtimestamp(now_ns / 1e9, tz=timezone.utc)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -89,6 +98,8 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     app's lifespan; with ``scheduled_jobs`` the collector also runs the periodic clustering itself."""
     pipeline = pipeline or Pipeline(settings, store)
     jobs = ClusterJobs(store)
+    drift = DriftJobs(store)
+    alerts = AlertEngine(store, WebhookNotifier())
     providers = Providers.from_settings(settings.openai_base_url or None, settings.openai_api_key or None,
                                         settings.anthropic_base_url or None, settings.anthropic_api_key or None)
     batch = BatchReplays(store, providers)
@@ -96,13 +107,14 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pipeline.start()
-        schedule = jobs.run_periodic(None, every_s=settings.cluster_every_s) if settings.scheduled_jobs else None
+        schedules = start_schedules(settings, jobs, drift, alerts) if settings.scheduled_jobs else []
         try:
             yield
         finally:
-            if schedule is not None:
+            for schedule in schedules:
                 schedule.stop()
             await run_in_threadpool(jobs.close)
+            await run_in_threadpool(drift.close)
             await run_in_threadpool(batch.close, False)
             await run_in_threadpool(pipeline.stop)
 
@@ -274,7 +286,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
                                       body.value, body.comment or "", body.source or "api")
         return {"score_id": score_id}
 
-    app.include_router(analytics_router(jobs, scope))
+    app.include_router(analytics_router(jobs, drift, alerts, scope))
     app.include_router(replay_router(store, providers, batch, scope))
     add_replay_error_handler(app)
     return app

@@ -39,6 +39,8 @@ class Settings:
     anthropic_api_key: str = ""
     scheduled_jobs: int = 1
     cluster_every_s: float = 6 * 3600.0
+    drift_every_s: float = 3600.0
+    alerts_every_s: float = 60.0
 
 
 # field -> (environment variable, meaning); the docs' configuration reference is generated from this.
@@ -66,6 +68,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "scheduled_jobs": ("TRACEHOUSE_SCHEDULED_JOBS",
                        "1: this collector runs the periodic analytics jobs; 0: leave them to `tracehouse worker`"),
     "cluster_every_s": ("TRACEHOUSE_CLUSTER_EVERY_S", "seconds between scheduled failure-clustering runs"),
+    "drift_every_s": ("TRACEHOUSE_DRIFT_EVERY_S", "seconds between scheduled drift reports (last day vs the week before)"),
+    "alerts_every_s": ("TRACEHOUSE_ALERTS_EVERY_S", "seconds between alert rule evaluations"),
 }
 
 

@@ -12,6 +12,8 @@ import logging
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from tracehouse.analytics.alerts import AlertEngine, WebhookNotifier
+from tracehouse.analytics.drift_jobs import DriftJobs
 from tracehouse.analytics.jobs import ClusterJobs
 from tracehouse.storage import ConfigError, Store, parse_storage_url
 
@@ -42,14 +44,18 @@ def run_worker(settings: Settings) -> int:
         raise ConfigError("tracehouse worker needs a ClickHouse server (TRACEHOUSE_STORAGE_URL=http(s)://...): "
                           "over embedded chDB the collector runs the scheduled jobs itself")
     store = Store.open(settings.storage_url)
-    jobs = ClusterJobs(store)
-    schedule = jobs.run_periodic(None, every_s=settings.cluster_every_s)
-    logger.info("worker: clustering every %.0f s on %s", settings.cluster_every_s, store.target.describe())
+    from .app import start_schedules
+
+    jobs, drift = ClusterJobs(store), DriftJobs(store)
+    schedules = start_schedules(settings, jobs, drift, AlertEngine(store, WebhookNotifier()))
+    logger.info("worker: scheduled analytics on %s", store.target.describe())
     try:
         uvicorn.run(create_worker_app(store, jobs), host=settings.host, port=settings.port, log_level="info",
                     access_log=False)
     finally:
-        schedule.stop()
+        for schedule in schedules:
+            schedule.stop()
         jobs.close()
+        drift.close()
         store.close()
     return 0

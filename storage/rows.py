@@ -1,4 +1,8 @@
-"""SpanRecord <-> storage row (pure). JSON-typed columns are stored as compact JSON strings."""
+"""SpanRecord <-> storage row (pure). JSON-typed columns are stored as compact JSON strings.
+
+Read dicts carry every record column under its own name, times as ``start_time_ns``/``end_time_ns``
+(integer nanoseconds); collector/serialize.py consumes those keys, so keys are added, never renamed.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,12 @@ def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def record_to_row(record: SpanRecord) -> list[Any]:
+# Written with every row but not part of the record: the project's retention when the row arrived.
+INSERT_COLUMNS: tuple[str, ...] = SPAN_COLUMNS + ("retention_days",)
+
+
+def record_to_row(record: SpanRecord, retention_days: int = 30) -> list[Any]:
+    """A row for ``INSERT_COLUMNS``."""
     row: list[Any] = []
     for column in SPAN_COLUMNS:
         value = getattr(record, _RECORD_FIELD.get(column, column))
@@ -49,14 +58,16 @@ def record_to_row(record: SpanRecord) -> list[Any]:
         elif column.endswith("_tokens"):
             value = min(max(int(value), 0), _UINT32_MAX)
         row.append(value)
+    row.append(retention_days)
     return row
 
 
-# Read side: times come back as integer nanoseconds (start_time_ns, end_time_ns) so nothing is lost.
+# Read side: times come back as integer nanoseconds (start_time_ns, end_time_ns) so nothing is lost, and
+# ingested_ms tells copies of one span apart (the newest wins).
 # The aliases differ from the column names so WHERE clauses still see the DateTime64 columns.
 SELECT_COLUMNS: tuple[str, ...] = tuple(
     f"toUnixTimestamp64Nano({c}) AS {c}_ns" if c in ("start_time", "end_time") else f"`{c}`" for c in SPAN_COLUMNS
-)
+) + ("toUnixTimestamp64Milli(ingested_at) AS ingested_ms",)
 
 
 def row_to_dict(column_names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:

@@ -235,7 +235,8 @@ def test_rate_limits_answer_429_for_the_api_and_503_for_ingest(store, tmp_path):
 
 
 def test_span_rate_limit_sheds_ingest(store, tmp_path):
-    settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), rate_limit_spans_per_s=4)
+    # 0.1 span/s: the first request takes the whole (capped) burst; the next would need 10 s of refill.
+    settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), rate_limit_spans_per_s=0.1)
     with IngestClient(create_app(settings, store)) as client:
         _with_project(client)
         assert client.post("/v1/traces", content=encoded_genai_trace(), headers=PB).status_code == 200  # 3 spans

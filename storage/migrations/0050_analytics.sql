@@ -1,8 +1,8 @@
 -- Analytics results: failure-mode clustering runs, their clusters, members, fitted models and assignments.
--- Every statement is idempotent (IF NOT EXISTS). Results are versioned by run: a run's rows are written once,
+-- Every statement is idempotent (IF NOT EXISTS); placeholders are rendered per target (see migrate.py). Results are versioned by run: a run's rows are written once,
 -- except its status row, which gets a new version (higher `version`) at each state change. Per-interaction rows
 -- (members, assignments) are dropped by whole monthly partitions after 90 days; run and cluster rows are small.
-CREATE TABLE IF NOT EXISTS analytics_cluster_runs
+CREATE TABLE IF NOT EXISTS ${table:analytics_cluster_runs}${on_cluster}
 (
     project LowCardinality(String),
     run_id String,
@@ -24,10 +24,12 @@ CREATE TABLE IF NOT EXISTS analytics_cluster_runs
     created_at DateTime64(3, 'UTC'),
     updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(version)
+ENGINE = ${engine:ReplacingMergeTree(version)}
 ORDER BY (project, run_id);
 
-CREATE TABLE IF NOT EXISTS analytics_clusters
+${distributed:analytics_cluster_runs:cityHash64(project, run_id)};
+
+CREATE TABLE IF NOT EXISTS ${table:analytics_clusters}${on_cluster}
 (
     project LowCardinality(String),
     run_id String,
@@ -54,11 +56,13 @@ CREATE TABLE IF NOT EXISTS analytics_clusters
     previous_similarity Float64,
     created_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(created_at)
+ENGINE = ${engine:ReplacingMergeTree(created_at)}
 ORDER BY (project, run_id, cluster_id);
 
+${distributed:analytics_clusters:cityHash64(project, run_id)};
+
 -- One row per interaction of a run: its cluster, map position and failure signals with their reasons.
-CREATE TABLE IF NOT EXISTS analytics_cluster_members
+CREATE TABLE IF NOT EXISTS ${table:analytics_cluster_members}${on_cluster}
 (
     project LowCardinality(String),
     run_id String,
@@ -74,14 +78,16 @@ CREATE TABLE IF NOT EXISTS analytics_cluster_members
     reasons Array(String) CODEC(ZSTD(3)),
     created_at DateTime DEFAULT now()
 )
-ENGINE = MergeTree
+ENGINE = ${engine:MergeTree}
 PARTITION BY toYYYYMM(created_at)
 ORDER BY (project, run_id, cluster_id, trace_id, span_id)
 TTL created_at + INTERVAL 90 DAY
 SETTINGS ttl_only_drop_parts = 1;
 
+${distributed:analytics_cluster_members:cityHash64(project, run_id)};
+
 -- The latest fitted model per project (vocabulary, idf, SVD axes, centroids, map), for assigning new spans.
-CREATE TABLE IF NOT EXISTS analytics_cluster_models
+CREATE TABLE IF NOT EXISTS ${table:analytics_cluster_models}${on_cluster}
 (
     project LowCardinality(String),
     run_id String,
@@ -89,11 +95,13 @@ CREATE TABLE IF NOT EXISTS analytics_cluster_models
     model String CODEC(ZSTD(3)),
     created_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(created_at)
+ENGINE = ${engine:ReplacingMergeTree(created_at)}
 ORDER BY project;
 
+${distributed:analytics_cluster_models:cityHash64(project)};
+
 -- Spans that arrived after a run, assigned to its nearest cluster.
-CREATE TABLE IF NOT EXISTS analytics_cluster_assignments
+CREATE TABLE IF NOT EXISTS ${table:analytics_cluster_assignments}${on_cluster}
 (
     project LowCardinality(String),
     run_id String,
@@ -109,8 +117,10 @@ CREATE TABLE IF NOT EXISTS analytics_cluster_assignments
     reasons Array(String) CODEC(ZSTD(3)),
     assigned_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree(assigned_at)
+ENGINE = ${engine:ReplacingMergeTree(assigned_at)}
 PARTITION BY toYYYYMM(assigned_at)
 ORDER BY (project, run_id, cluster_id, trace_id, span_id)
 TTL toDateTime(assigned_at) + INTERVAL 90 DAY
 SETTINGS ttl_only_drop_parts = 1;
+
+${distributed:analytics_cluster_assignments:cityHash64(project, run_id)};
