@@ -25,8 +25,12 @@ from .rows import SELECT_COLUMNS
 MAX_LIMIT = 1000
 MAX_TRACE_SPANS = 10_000
 MAX_GROUPS = 100_000
-# Reads are bounded so one request cannot hold the engine.
-READ_SETTINGS: dict[str, Any] = {"max_execution_time": 30, "timeout_overflow_mode": "throw"}
+# Reads are bounded so one request cannot hold the engine. The text index's posting-list and dictionary caches
+# (bounded server-side) are off by default: searches share bigrams, so they help every search.
+READ_SETTINGS: dict[str, Any] = {"max_execution_time": 30, "timeout_overflow_mode": "throw",
+                                 "use_text_index_postings_cache": 1, "use_text_index_dictionary_cache": 1}
+# Rollups small enough to merge completely on a schedule (Store.compact_rollups).
+COMPACT_ROLLUPS = ("metrics_1h", "metrics_1d", "tenant_metrics_1d")
 # The full-text expression: it must match the idx_text index definition in migrations/0001_core.sql.
 TEXT_EXPR = "lowerUTF8(concat(input_text, '\\n', output_text))"
 TEXT_NGRAM = 2  # the index's ngrams(N): shorter needles cannot use it and are matched by a scan
@@ -214,14 +218,14 @@ def key_bounds(project: str, kind: str, keys: Sequence[str]) -> tuple[str, dict[
 
 
 def trace_spans(project: str, trace_id: str) -> tuple[str, dict[str, Any]]:
-    """All spans of one trace in start order. Its time bounds come from ``span_keys`` in the same query, so
-    the primary key and the trace_id bloom filter read only the granules between its first and last span."""
+    """All spans of one trace in start order. Its time bounds come from ``span_keys`` in the same query, as
+    scalar subqueries the primary key uses (a tuple of both is not used, measured), so only the granules between
+    its first and last span are read, and the trace_id bloom filter picks among those."""
+    keys = "FROM span_keys WHERE project = {project:String} AND key_kind = 'trace' AND key = {trace_id:String}"
     sql = (
-        "WITH (SELECT (min(first_start), max(last_start)) FROM span_keys WHERE project = {project:String} "
-        "AND key_kind = 'trace' AND key = {trace_id:String}) AS bounds "
         f"SELECT {', '.join(SELECT_COLUMNS)} FROM spans "
         "WHERE project = {project:String} AND trace_id = {trace_id:String} "
-        "AND start_time >= bounds.1 AND start_time <= bounds.2 "
+        f"AND start_time >= (SELECT min(first_start) {keys}) AND start_time <= (SELECT max(last_start) {keys}) "
         "ORDER BY start_time, span_id, ingested_at DESC LIMIT 1 BY span_id LIMIT {max:UInt32}"
     )
     return sql, {"project": project, "trace_id": trace_id, "max": MAX_TRACE_SPANS}

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from . import queries
 from .errors import ConfigError, InvalidQueryError, QueryError, StorageError, UnavailableError
@@ -65,9 +65,9 @@ class MetricsRow:
     cost_usd: float
 
 
-@dataclass(frozen=True)
-class CostRow:
-    """One line of a cost breakdown; ``time_ns`` is None for totals over the window."""
+class CostRow(NamedTuple):
+    """One line of a cost breakdown; ``time_ns`` is None for totals over the window. (A NamedTuple: breakdowns
+    run to tens of thousands of lines, and a frozen dataclass costs several times more to build.)"""
 
     time_ns: int | None
     dims: dict[str, str]
@@ -386,7 +386,10 @@ class Store:
         starts: dict[str, tuple[int, int]] = {}
         seen: set[str] = set()
         position: tuple[int, str, str] | None = None
-        fetch = 8 * limit
+        # Unfiltered, a trace has several spans in the scan; filtered, a matching span is mostly its trace's only
+        # one. Every new trace costs a span_keys lookup, so do not read far past the page.
+        filtered = bool(f.q or f.equality_filters())
+        fetch = (2 if filtered else 6) * limit
         while True:
             _, rows = self._query(*queries.matching_spans(project, f, position, fetch))
             new = list(dict.fromkeys(t for _, t, _ in rows if t not in seen))
@@ -434,10 +437,21 @@ class Store:
                        limit: int = queries.MAX_GROUPS) -> list[CostRow]:
         """Spend per ``by`` (tenant, model, provider, service, ...) per ``step_s`` (None: totals over the window;
         ``order_by='cost'`` with a ``limit`` gives the top N), from the cost rollups."""
-        columns, rows = self._query(*queries.cost_breakdown(project, f, by, step_s, order_by, limit))
+        _, rows = self._query(*queries.cost_breakdown(project, f, by, step_s, order_by, limit))
         timed = bool(step_s)
         k = len(by) + timed
-        return [CostRow(row[0] if timed else None, dict(zip(by, row[timed:k])), *row[k:]) for row in rows]
+        make = CostRow._make
+        return [make((row[0] if timed else None, dict(zip(by, row[timed:k])), *row[k:])) for row in rows]
+
+    def compact_rollups(self) -> float:
+        """Merge the hour and day rollups completely (``OPTIMIZE ... FINAL``), so each key is one row; returns
+        the seconds it took. Rollup rows only fold when their parts merge, and every insert adds a row per key
+        it touches; run this from a scheduler (hourly is plenty: these tables are small)."""
+        started = time.monotonic()
+        for table in queries.COMPACT_ROLLUPS:
+            self._command(f"OPTIMIZE TABLE `{self.layout.local(table)}`{self.layout.on_cluster} FINAL",
+                          settings={"max_execution_time": 0})
+        return time.monotonic() - started
 
     # -- scores ---------------------------------------------------------------------------------
     def insert_score(self, project: str, trace_id: str, span_id: str, name: str, value: float,

@@ -152,6 +152,16 @@ def test_rollups_agree_with_the_spans_table(store: Store, monkeypatch: pytest.Mo
             assert a.latency_p99_ms == pytest.approx(b.latency_p99_ms, rel=0.1)
 
 
+def test_compacting_rollups_folds_rows_and_keeps_totals(store: Store):
+    for batch in range(4):  # every insert adds a row per rollup key it touches
+        store.insert_spans([span(t, 1 + batch, tenant="t0") for t in range(5)], dedup_token=f"b{batch}")
+    rows = store._query("SELECT count() FROM tenant_metrics_1d", {})[1][0][0]
+    store.compact_rollups()
+    assert store._query("SELECT count() FROM tenant_metrics_1d", {})[1][0][0] < rows
+    assert rollup_total(store, "tenant_metrics_1d") == 20 and rollup_total(store, "metrics_1h") == 20
+    assert sum(r.spans for r in store.metrics("p1", window(), 86400)) == 20
+
+
 def test_cost_breakdowns_and_top_n(store: Store):
     store.insert_spans([span(t, 1, tenant=f"t{t % 3}", model=f"m{t % 2}", cost_usd=t / 100, input_tokens=t,
                              cost_input_usd=t / 200, cost_output_usd=t / 200) for t in range(1, 31)])

@@ -115,7 +115,10 @@ CREATE TABLE IF NOT EXISTS ${table:span_keys}${on_cluster}
 ENGINE = ${engine:AggregatingMergeTree}
 ORDER BY (project, key_kind, key)
 TTL toDate(last_seen) + toIntervalDay(retention_days)
-SETTINGS non_replicated_deduplication_window = 1000;
+-- Point lookups only: small granules and small compressed blocks, so a key reads a few KB, not 8192 rows in
+-- 64 KB+ blocks per column (measured at 10M spans: 380 random keys 92 ms -> 50 ms).
+SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 256,
+    min_compress_block_size = 4096, max_compress_block_size = 65536;
 
 ${distributed:span_keys:cityHash64(project, key)};
 
