@@ -36,6 +36,8 @@ _MUTATION_SETTINGS = {"mutations_sync": 2, "max_execution_time": 0}
 # On a cluster, an insert returns once the rows are on their shards (the WAL's ack depends on it).
 _CLUSTER_INSERT_SETTINGS = {"distributed_foreground_insert": 1}
 _DELETE_CHUNK = 10_000
+# Span attributes every span of a trace usually shares.
+_TRACE_LEVEL = frozenset({"trace_id", "tenant", "user", "session", "service", "environment", "release"})
 # Tables keyed by trace whose rows go with a deleted trace (besides span_keys).
 _TRACE_TABLES = ("scores", "analytics_cluster_members", "analytics_cluster_assignments")
 
@@ -386,10 +388,11 @@ class Store:
         starts: dict[str, tuple[int, int]] = {}
         seen: set[str] = set()
         position: tuple[int, str, str] | None = None
-        # Unfiltered, a trace has several spans in the scan; filtered, a matching span is mostly its trace's only
-        # one. Every new trace costs a span_keys lookup, so do not read far past the page.
-        filtered = bool(f.q or f.equality_filters())
-        fetch = (2 if filtered else 6) * limit
+        # Every new trace costs a span_keys lookup, so read about one page of traces: when every span of a
+        # trace matches (no filter, or only filters on what a trace shares) that is several spans per trace;
+        # filters on single spans (status, kind, model, text, ...) match about one span per trace.
+        per_trace = not f.q and set(f.equality_filters()) <= _TRACE_LEVEL
+        fetch = (6 if per_trace else 2) * limit
         while True:
             _, rows = self._query(*queries.matching_spans(project, f, position, fetch))
             new = list(dict.fromkeys(t for _, t, _ in rows if t not in seen))
