@@ -55,8 +55,8 @@ ENV PATH=/opt/tracehouse/bin:$PATH \
 WORKDIR /var/lib/tracehouse
 USER tracehouse:tracehouse
 
-# 4318: OTLP/HTTP ingest + query API (collector); 8501: dashboard.
-EXPOSE 4318 8501
+# 4318: OTLP/HTTP ingest + query API (collector); 4317: OTLP/gRPC ingest; 8501: dashboard.
+EXPOSE 4317 4318 8501
 
 # The collector's liveness endpoint; the slim image has no curl, so the standard library asks. The dashboard
 # service overrides this check (docker-compose.yml) with Streamlit's own /_stcore/health.

@@ -49,7 +49,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def start_collector(workdir: Path, port: int) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "tracehouse"
-    env = {**os.environ, "TRACEHOUSE_ADMIN_KEY": ADMIN}
+    env = {**os.environ, "TRACEHOUSE_ADMIN_KEY": ADMIN, "TRACEHOUSE_GRPC_PORT": "0"}
     log = (workdir / "collector.log").open("wb")
     process = subprocess.Popen([str(exe), "serve", "--port", str(port), "--storage", f"chdb://{workdir / 'data'}"],
                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)

@@ -16,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
     from tracehouse.storage import StorageError
 
     try:
-        settings = load_settings(host=args.host, port=args.port, storage_url=args.storage)
+        settings = load_settings(host=args.host, port=args.port, grpc_port=args.grpc_port, storage_url=args.storage)
         serve(settings)
     except (SettingsError, StorageError) as exc:
         print(f"tracehouse serve: {exc}", file=sys.stderr)
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the collector (OTLP ingest + query API)")
     serve.add_argument("--host", default=None, help="bind address (TRACEHOUSE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (TRACEHOUSE_PORT, default 4318)")
+    serve.add_argument("--grpc-port", type=int, default=None,
+                       help="OTLP/gRPC port (TRACEHOUSE_GRPC_PORT, default 4317; 0 = off)")
     serve.add_argument("--storage", default=None,
                        help="storage URL (TRACEHOUSE_STORAGE_URL, default chdb://./.tracehouse/data)")
     serve.set_defaults(func=_serve)

@@ -26,6 +26,7 @@ from tracehouse.storage.queries import MAX_LIMIT
 
 from . import serialize
 from .auth import Authenticator, AuthError, Principal
+from .grpc_receiver import GrpcReceiver
 from .otlp import DecodeError, TooManySpans
 from .pipeline import Overloaded, Pipeline
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
@@ -103,14 +104,19 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     providers = Providers.from_settings(settings.openai_base_url or None, settings.openai_api_key or None,
                                         settings.anthropic_base_url or None, settings.anthropic_api_key or None)
     batch = BatchReplays(store, providers)
+    grpc_receiver: GrpcReceiver | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pipeline.start()
+        if grpc_receiver:
+            await grpc_receiver.start()
         schedules = start_schedules(settings, jobs, drift, alerts) if settings.scheduled_jobs else []
         try:
             yield
         finally:
+            if grpc_receiver:
+                await grpc_receiver.stop()
             for schedule in schedules:
                 schedule.stop()
             await run_in_threadpool(jobs.close)
@@ -155,43 +161,55 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     # -- ingest -------------------------------------------------------------------------------
     @app.post("/v1/traces")
     async def ingest_traces(request: Request) -> Response:
-        return await _ingest(request, pipeline.ingest, allow_basic=False)
+        return await _ingest(request, allow_basic=False)
 
     @app.post("/v1/logs")
     async def ingest_logs(request: Request) -> Response:
         """OTLP logs: GenAI message and operation-details events are joined with their spans."""
-        return await _ingest(request, pipeline.ingest_logs, allow_basic=False, signal="logs")
+        return await _ingest(request, allow_basic=False, signal="logs")
 
     @app.post("/api/public/otel/v1/traces")
     async def ingest_langfuse(request: Request) -> Response:
         """Langfuse-compatible OTLP path: Basic ``project_id:api_key``, so a Langfuse SDK only changes its host."""
-        return await _ingest(request, pipeline.ingest, allow_basic=True)
+        return await _ingest(request, allow_basic=True)
 
-    async def _ingest(request: Request, handler: Callable[[str, bytes, str], tuple[int, list[Any]]],
-                      allow_basic: bool, signal: str = "traces") -> Response:
+    async def authorize_ingest(authorization: str | None, allow_basic: bool) -> Principal:
+        try:
+            return admit(await run_in_threadpool(auth.require, authorization, "ingest", allow_basic))
+        except RateLimited as exc:
+            # OTLP exporters retry 503/UNAVAILABLE (every version) but not always 429: shed ingest that way.
+            raise Overloaded("request rate limit reached for this key", exc.retry_after_s) from exc
+
+    async def store_batch(principal: Principal, body: bytes, fmt: str, signal: str) -> tuple[int, list[Any]]:
+        handler = pipeline.ingest if signal == "traces" else pipeline.ingest_logs
+        return await run_in_threadpool(handler, principal.project or "", body, fmt, principal.key_id)
+
+    async def accept_grpc(authorization: str | None, body: bytes, signal: str) -> tuple[int, list[Any]]:
+        return await store_batch(await authorize_ingest(authorization, False), body, "protobuf", signal)
+
+    async def _ingest(request: Request, allow_basic: bool, signal: str = "traces") -> Response:
         fmt = "json"
         try:
             fmt = body_format(request.headers.get("content-type"))
-            principal = admit(await run_in_threadpool(auth.require, request.headers.get("authorization"), "ingest",
-                                                      allow_basic))
+            principal = await authorize_ingest(request.headers.get("authorization"), allow_basic)
             body = await _read_capped(request, settings.max_body_bytes)
             body = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
-            stored, rejected = await run_in_threadpool(handler, principal.project or "", body, fmt, principal.key_id)
-        except ProtocolError as exc:
-            return _otlp_error(fmt, exc.status, exc.reason)
-        except AuthError as exc:
+            _, rejected = await store_batch(principal, body, fmt, signal)
+        except (ProtocolError, AuthError) as exc:
             return _otlp_error(fmt, exc.status, exc.reason)
         except TooManySpans as exc:
             return _otlp_error(fmt, 413, str(exc))
         except DecodeError as exc:
             return _otlp_error(fmt, 400, str(exc))
-        except RateLimited as exc:
-            # OTLP exporters retry 503 (every version) but not always 429: shed ingest with 503.
-            return _otlp_error(fmt, 503, "request rate limit reached for this key", retry_after_s=exc.retry_after_s)
         except Overloaded as exc:
             return _otlp_error(fmt, 503, str(exc), retry_after_s=exc.retry_after_s)
         content, media = export_response(fmt, len(rejected), "; ".join(sorted({r.reason for r in rejected})), signal)
         return Response(content, media_type=media)
+
+    # OTLP/gRPC (4317) shares the ingest path; it starts and stops with the app's lifespan.
+    if settings.grpc_port:
+        grpc_receiver = GrpcReceiver(accept_grpc, settings.host, settings.grpc_port, settings.max_body_bytes)
+    app.state.grpc = grpc_receiver
 
     # -- projects and keys ----------------------------------------------------------------------
     @app.post("/api/v1/projects", status_code=201)

@@ -22,6 +22,7 @@ class Settings:
     storage_url: str = DEFAULT_STORAGE_URL
     host: str = "127.0.0.1"
     port: int = 4318
+    grpc_port: int = 4317
     admin_key: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
     key_cache_seconds: float = 30.0
@@ -48,6 +49,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "storage_url": ("TRACEHOUSE_STORAGE_URL", "chdb://PATH (embedded, default) or http(s)://user:pass@host:8123/db"),
     "host": ("TRACEHOUSE_HOST", "address the collector binds to"),
     "port": ("TRACEHOUSE_PORT", "port for OTLP/HTTP and the query API"),
+    "grpc_port": ("TRACEHOUSE_GRPC_PORT", "port for OTLP/gRPC (TraceService and LogsService Export); 0 turns gRPC off"),
     "admin_key": ("TRACEHOUSE_ADMIN_KEY", "bootstrap admin key (creates projects and keys); admin API off if unset"),
     "max_body_bytes": ("TRACEHOUSE_MAX_BODY_BYTES", "largest accepted request body, before and after decompression"),
     "key_cache_seconds": ("TRACEHOUSE_KEY_CACHE_SECONDS", "how long a looked-up API key is cached"),
@@ -92,6 +94,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     settings = Settings(**values)
     if not 0 < settings.port < 65536:
         raise SettingsError(f"TRACEHOUSE_PORT={settings.port}: expected 1-65535")
+    if not 0 <= settings.grpc_port < 65536:
+        raise SettingsError(f"TRACEHOUSE_GRPC_PORT={settings.grpc_port}: expected 1-65535, or 0 for no gRPC")
     if settings.max_body_bytes < 1024:
         raise SettingsError("TRACEHOUSE_MAX_BODY_BYTES must be at least 1024")
     return settings

@@ -58,7 +58,9 @@ def start_collector(tmp: Path, env_extra: dict[str, str] | None = None, create_p
     data_dir = tmp / "data"
     log_path = tmp / "collector.log"
     # Scheduled analytics off: a long-lived test collector must not start clustering runs in the background.
-    env = {**os.environ, "TRACEHOUSE_ADMIN_KEY": ADMIN_KEY, "TRACEHOUSE_SCHEDULED_JOBS": "0", **(env_extra or {})}
+    env = {**os.environ, "TRACEHOUSE_ADMIN_KEY": ADMIN_KEY, "TRACEHOUSE_SCHEDULED_JOBS": "0",
+           # Several test collectors run at once: each gets its own gRPC port.
+           "TRACEHOUSE_GRPC_PORT": str(free_port()), **(env_extra or {})}
     process = subprocess.Popen(
         [str(BIN / "tracehouse"), "serve", "--port", str(port), "--storage", f"chdb://{data_dir}"],
         stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp,

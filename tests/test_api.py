@@ -35,7 +35,7 @@ class IngestClient(TestClient):
 
 @pytest.fixture
 def api(store, tmp_path):
-    settings = Settings(admin_key=ADMIN, max_body_bytes=64 * 1024, wal_dir=str(tmp_path / "wal"))
+    settings = Settings(admin_key=ADMIN, grpc_port=0, max_body_bytes=64 * 1024, wal_dir=str(tmp_path / "wal"))
     with IngestClient(create_app(settings, store)) as client:
         yield _with_project(client)
 
@@ -223,7 +223,7 @@ def test_export_streams_every_span_as_json_lines(api):
 
 
 def test_rate_limits_answer_429_for_the_api_and_503_for_ingest(store, tmp_path):
-    settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), rate_limit_requests_per_s=2)
+    settings = Settings(admin_key=ADMIN, grpc_port=0, wal_dir=str(tmp_path / "wal"), rate_limit_requests_per_s=2)
     with IngestClient(create_app(settings, store)) as client:
         _with_project(client)
         statuses = [client.get("/api/v1/spans").status_code for _ in range(4)]
@@ -236,7 +236,7 @@ def test_rate_limits_answer_429_for_the_api_and_503_for_ingest(store, tmp_path):
 
 def test_span_rate_limit_sheds_ingest(store, tmp_path):
     # 0.1 span/s: the first request takes the whole (capped) burst; the next would need 10 s of refill.
-    settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), rate_limit_spans_per_s=0.1)
+    settings = Settings(admin_key=ADMIN, grpc_port=0, wal_dir=str(tmp_path / "wal"), rate_limit_spans_per_s=0.1)
     with IngestClient(create_app(settings, store)) as client:
         _with_project(client)
         assert client.post("/v1/traces", content=encoded_genai_trace(), headers=PB).status_code == 200  # 3 spans

@@ -11,34 +11,29 @@ machine a first page render (Streamlit start, chDB queries, Plotly's JavaScript)
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
+from benchmarks.browser import (
+    IDLE,
+    NO_SKELETONS,
+    chromium_missing,
+    chromium_page,
+    running_dashboard,
+    wait_for_content,
+)
 from tests.conftest import REPO, Collector, free_port
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update"]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 2000}  # screenshots capture the viewport: a tall one shows whole pages
 PAGE_TIMEOUT_MS = 90_000
 RANGE = "7d"
-
-# Streamlit marks the app root with its script state; "notRunning" once a run has finished.
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-CONTENT = "div.js-plotly-plot, [data-testid=stDataFrame], [data-testid=stMetric]"
-NO_SKELETONS = "document.querySelectorAll('[data-testid=stSkeleton]').length === 0"
 
 
 @dataclass(frozen=True)
@@ -48,52 +43,20 @@ class PageCase:
     ready: str  # a CSS selector, or text:... for an empty state's text
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the dashboard exited during start-up"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} did not answer within {timeout_s} s")
-
-
 @pytest.fixture(scope="module")
 def dashboard(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``tracehouse dashboard`` on a free port, reading the ``collector`` with its demo project's key."""
-    port = free_port()
     log = tmp_path_factory.mktemp("dashboard") / "dashboard.log"
-    env = {**os.environ, "TRACEHOUSE_ENDPOINT": collector.base_url, "TRACEHOUSE_API_KEY": collector.api_key}
-    process = subprocess.Popen([str(Path(sys.executable).parent / "tracehouse"), "dashboard", "--port", str(port)],
-                               env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()  # the launcher forwards it to Streamlit
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_dashboard(collector.base_url, collector.api_key, free_port(), log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+    if reason := chromium_missing():
+        pytest.skip(reason)
+    with chromium_page(VIEWPORT, PAGE_TIMEOUT_MS) as page:
+        yield page
 
 
 def demo_ids(collector: Collector) -> tuple[str, str]:
@@ -129,10 +92,7 @@ def open_and_check(page, base: str, case: PageCase) -> float:
     separator = "&" if "?" in case.path else "?"
     started = time.monotonic()
     page.goto(f"{base}{case.path}{separator}range={RANGE}", wait_until="domcontentloaded")
-    if case.ready.startswith("text:"):
-        page.get_by_text(case.ready[5:], exact=False).first.wait_for(state="visible")
-    else:
-        page.locator(case.ready).first.wait_for(state="visible")
+    wait_for_content(page, case.ready)
     elapsed = time.monotonic() - started
     page.wait_for_selector(IDLE)  # the script run is over: nothing more will arrive
     page.wait_for_function(NO_SKELETONS)  # every element has drawn (components load lazily)

@@ -15,7 +15,7 @@ from .test_api import ADMIN, PB, IngestClient, _with_project, new_key
 @pytest.fixture
 def replay_api(store, tmp_path):
     with FakeOpenAI() as server:
-        settings = Settings(admin_key=ADMIN, wal_dir=str(tmp_path / "wal"), openai_base_url=server.base_url_v1,
+        settings = Settings(admin_key=ADMIN, grpc_port=0, wal_dir=str(tmp_path / "wal"), openai_base_url=server.base_url_v1,
                             openai_api_key="sk-test-not-a-real-key")
         with IngestClient(create_app(settings, store)) as client:
             _with_project(client)
