@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tracehouse.cli.analyze import register as register_analyze
 
     register_analyze(commands)
+    from tracehouse.cli.admin import register as register_admin
+
+    register_admin(commands)
 
     docs = commands.add_parser("docs", help="regenerate docs/configuration.md and docs/api-reference.md from the code")
     docs.add_argument("--out", default="docs", help="directory to write into (default ./docs)")

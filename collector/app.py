@@ -33,6 +33,7 @@ from .protocol import ProtocolError, body_format, decompress, export_response, s
 from .ratelimit import RateLimiter, retry_after_header
 from .replay import BatchReplays, Providers
 from .routes_analytics import analytics_router
+from .routes_projects import ProjectNotFound, projects_router
 from .routes_replay import add_replay_error_handler, replay_router
 from .settings import Settings
 from .timefmt import parse_time
@@ -41,14 +42,6 @@ logger = logging.getLogger("tracehouse.collector")
 DAY_NS = 24 * 3600 * 1_000_000_000
 INTERVALS = {"minute": 60, "hour": 3600, "day": 86400}
 RETRY_AFTER_S = "5"
-
-
-class ProjectIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-
-
-class KeyIn(BaseModel):
-    scopes: list[str] = Field(default_factory=lambda: ["ingest", "read"])
 
 
 class ScoreIn(BaseModel):
@@ -140,7 +133,10 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     _error_handlers(app)
 
     def scope(name: str) -> Callable[..., Principal]:
+        """A dependency requiring the scope ``name`` ("any": just a valid key)."""
         def dependency(authorization: str | None = Header(default=None)) -> Principal:
+            if name == "any":
+                return admit(auth.authenticate(authorization))
             return admit(auth.require(authorization, name))
         return dependency
 
@@ -210,21 +206,6 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     if settings.grpc_port:
         grpc_receiver = GrpcReceiver(accept_grpc, settings.host, settings.grpc_port, settings.max_body_bytes)
     app.state.grpc = grpc_receiver
-
-    # -- projects and keys ----------------------------------------------------------------------
-    @app.post("/api/v1/projects", status_code=201)
-    def create_project(body: ProjectIn, _: Principal = Depends(scope("admin"))) -> dict[str, str]:
-        project_id = store.create_project(body.name)
-        return {"id": project_id, "name": body.name}
-
-    @app.post("/api/v1/projects/{project_id}/keys", status_code=201)
-    def create_key(project_id: str, body: KeyIn, principal: Principal = Depends(scope("admin"))) -> dict[str, Any]:
-        if principal.project not in (None, project_id):
-            raise AuthError(403, "an admin key of one project cannot create keys for another")
-        if not store.project_exists(project_id):
-            return JSONResponse({"detail": f"project {project_id!r} not found"}, status_code=404)  # type: ignore[return-value]
-        key = store.create_key(project_id, body.scopes)
-        return {"key": key, "scopes": sorted(set(body.scopes)), "project": project_id}
 
     # -- reads ----------------------------------------------------------------------------------
     def span_filter(
@@ -304,6 +285,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
                                       body.value, body.comment or "", body.source or "api")
         return {"score_id": score_id}
 
+    app.include_router(projects_router(store, auth, pipeline.configs, scope))
     app.include_router(analytics_router(jobs, drift, alerts, scope))
     app.include_router(replay_router(store, providers, batch, scope))
     add_replay_error_handler(app)
@@ -346,6 +328,10 @@ def _error_handlers(app: FastAPI) -> None:
     async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=429,
                             headers={"Retry-After": retry_after_header(exc.retry_after_s)})
+
+    @app.exception_handler(ProjectNotFound)
+    async def project_not_found(_: Request, exc: ProjectNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(InvalidQueryError)
     async def invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:

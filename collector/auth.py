@@ -72,6 +72,12 @@ class Authenticator:
             raise AuthError(401, "unknown or revoked API key")
         return principal
 
+    def forget(self) -> None:
+        """Drop cached lookups (after a key is revoked, this collector refuses it at once; other replicas
+        within ``cache_seconds``)."""
+        with self._lock:
+            self._cache.clear()
+
     def require(self, authorization: str | None, scope: str, allow_basic: bool = False) -> Principal:
         principal = self.authenticate(authorization, allow_basic)
         if scope not in principal.scopes and "admin" not in principal.scopes:

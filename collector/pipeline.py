@@ -11,15 +11,16 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
-from tracehouse.storage import Store
+from tracehouse.storage import StorageError, Store
 
 from .conventions import content_from_logs
 from .log_join import LogJoiner
-from .normalize import Step, normalize
+from .normalize import normalize
 from .otlp import Rejected, decode_logs, decode_traces
-from .pricing import price
+from .policy import apply_policy
+from .project_config import ProjectConfig, ProjectConfigs, load_price_file
 from .ratelimit import RateLimiter
 from .settings import Settings
 from .wal import WALError, WALFullError, WriteAheadLog
@@ -35,9 +36,10 @@ class Overloaded(Exception):
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, store: Store, steps: Iterable[Step] = (price,)) -> None:
+    def __init__(self, settings: Settings, store: Store, configs: ProjectConfigs | None = None) -> None:
         self.settings = settings
-        self.steps = tuple(steps)
+        self.configs = configs or ProjectConfigs(store, settings.default_redaction,
+                                                 load_price_file(settings.price_overrides_file))
         self.wal = WriteAheadLog(resolve_wal_dir(settings, store), max_bytes=settings.wal_max_bytes,
                                  segment_bytes=settings.wal_segment_bytes)
         self.writer = Writer(self.wal, lambda spans, token: store.insert_spans(spans, dedup_token=token),
@@ -66,16 +68,25 @@ class Pipeline:
             wait = self.span_limiter.take(limit_key or project, len(raw_spans))
             if wait:
                 raise Overloaded(f"span rate limit of {self.span_limiter.rate:g}/s reached for this key", wait)
-            records = self.joiner.on_spans(project, [normalize(raw, project, self.steps) for raw in raw_spans])
-            self._append_durably(records)
+            config = self._config(project)
+            records = self.joiner.on_spans(project, [normalize(raw, project, config.steps) for raw in raw_spans])
+            self._append_durably([apply_policy(r, config.redaction) for r in records])
             return len(records), rejected
 
     def ingest_logs(self, project: str, body: bytes, fmt: str, limit_key: str = "") -> tuple[int, list[Rejected]]:
         """OTLP logs: GenAI content events join their spans; returns (log records accepted, rejected)."""
         with self._admitted(body):
             logs, rejected = decode_logs(body, fmt)
-            self._append_durably(self.joiner.on_logs(project, content_from_logs(logs)))
+            redaction = self._config(project).redaction
+            self._append_durably([apply_policy(r, redaction)
+                                  for r in self.joiner.on_logs(project, content_from_logs(logs))])
             return len(logs), rejected
+
+    def _config(self, project: str) -> ProjectConfig:
+        try:
+            return self.configs.get(project)
+        except StorageError as exc:
+            raise Overloaded(f"storage unreachable and this project's settings are not cached yet: {exc}") from exc
 
     @contextmanager
     def _admitted(self, body: bytes) -> Iterator[None]:

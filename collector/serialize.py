@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from tracehouse.storage import MetricsRow
@@ -99,3 +100,9 @@ def metrics_json(row: MetricsRow) -> dict[str, Any]:
         "output_tokens": row.output_tokens,
         "cost_usd": row.cost_usd,
     }
+
+
+def plain_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A storage row with its datetimes (UTC, naive from ClickHouse) as RFC 3339 strings."""
+    return {k: (v.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
+            for k, v in row.items()}

@@ -38,6 +38,8 @@ class Settings:
     openai_api_key: str = ""
     anthropic_base_url: str = ""
     anthropic_api_key: str = ""
+    default_redaction: str = "full"
+    price_overrides_file: str = ""
     scheduled_jobs: int = 1
     cluster_every_s: float = 6 * 3600.0
     drift_every_s: float = 3600.0
@@ -67,6 +69,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "openai_api_key": ("TRACEHOUSE_OPENAI_API_KEY", "replay: key for that endpoint (never stored or shown)"),
     "anthropic_base_url": ("TRACEHOUSE_ANTHROPIC_BASE_URL", "replay: the Anthropic messages API base URL"),
     "anthropic_api_key": ("TRACEHOUSE_ANTHROPIC_API_KEY", "replay: Anthropic key (never stored or shown)"),
+    "default_redaction": ("TRACEHOUSE_DEFAULT_REDACTION",
+                          "content policy for projects without their own: full, redacted (PII and secrets replaced "
+                          "by typed placeholders) or none (no prompts or completions stored)"),
+    "price_overrides_file": ("TRACEHOUSE_PRICE_OVERRIDES_FILE",
+                             "JSON list of {model, provider?, input, output, cache_read?, cache_write?} in USD per "
+                             "million tokens, for every project; a project's own overrides win"),
     "scheduled_jobs": ("TRACEHOUSE_SCHEDULED_JOBS",
                        "1: this collector runs the periodic analytics jobs; 0: leave them to `tracehouse worker`"),
     "cluster_every_s": ("TRACEHOUSE_CLUSTER_EVERY_S", "seconds between scheduled failure-clustering runs"),
@@ -96,6 +104,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         raise SettingsError(f"TRACEHOUSE_PORT={settings.port}: expected 1-65535")
     if not 0 <= settings.grpc_port < 65536:
         raise SettingsError(f"TRACEHOUSE_GRPC_PORT={settings.grpc_port}: expected 1-65535, or 0 for no gRPC")
+    if settings.default_redaction not in ("full", "redacted", "none"):
+        raise SettingsError(f"TRACEHOUSE_DEFAULT_REDACTION={settings.default_redaction!r}: expected full, redacted "
+                            "or none")
     if settings.max_body_bytes < 1024:
         raise SettingsError("TRACEHOUSE_MAX_BODY_BYTES must be at least 1024")
     return settings

@@ -9,8 +9,10 @@ sessions off) both allow concurrent queries. Every method blocks on I/O (call it
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -481,6 +483,14 @@ class Store:
         self._forget_retention()
         return project_id
 
+    def list_projects(self, project: str | None = None) -> list[dict[str, Any]]:
+        """Every project (or only ``project``): id, name, retention_days, created_at."""
+        where = "WHERE id = {id:String} " if project is not None else ""
+        return self._dicts(
+            f"SELECT id, argMax(name, updated_at) AS name, argMax(retention_days, updated_at) AS retention_days, "
+            f"min(created_at) AS created_at FROM projects {where}GROUP BY id ORDER BY created_at, id LIMIT 100000",
+            {"id": project} if project is not None else {})
+
     def project_exists(self, project_id: str) -> bool:
         _, rows = self._query("SELECT 1 FROM projects WHERE id = {id:String} LIMIT 1", {"id": project_id})
         return bool(rows)
@@ -510,7 +520,7 @@ class Store:
         with self._retention_lock:
             self._retention_loaded = 0.0
 
-    def create_key(self, project: str, scopes: Sequence[str]) -> str:
+    def create_key(self, project: str, scopes: Sequence[str], name: str = "") -> str:
         """Create an API key and return it; only its hash is stored, so it cannot be shown again."""
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
@@ -518,10 +528,43 @@ class Store:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         self._insert(
             "api_keys",
-            [[hash_key(key), key[:10], project, sorted(set(scopes))]],
-            ["key_hash", "key_prefix", "project", "scopes"],
+            [[hash_key(key), key[:10], project, sorted(set(scopes)), name]],
+            ["key_hash", "key_prefix", "project", "scopes", "name"],
         )
         return key
+
+    def list_keys(self, project: str) -> list[dict[str, Any]]:
+        """The project's keys without secrets: ``key_id`` (the first 16 hex of the hash), prefix, name, scopes,
+        created and revoked."""
+        return self._dicts(
+            "SELECT substring(key_hash, 1, 16) AS key_id, key_prefix AS prefix, name, scopes, "
+            "toBool(revoked) AS revoked, created_at, updated_at FROM api_keys FINAL "
+            "WHERE project = {p:String} ORDER BY created_at, key_hash LIMIT 10000", {"p": project})
+
+    def revoke_key(self, project: str, key_id: str) -> dict[str, Any] | None:
+        """Revoke one key of ``project`` by its ``key_id``; None if the project has no such key."""
+        if not re.fullmatch(r"[0-9a-f]{16}", key_id):
+            return None
+        _, rows = self._query(
+            "SELECT key_hash, key_prefix, scopes, name, created_at FROM api_keys FINAL "
+            "WHERE project = {p:String} AND startsWith(key_hash, {id:String}) LIMIT 2", {"p": project, "id": key_id})
+        if len(rows) != 1:
+            return None
+        key_hash, prefix, scopes, name, created_at = rows[0]
+        self._insert("api_keys", [[key_hash, prefix, project, list(scopes), name, 1, created_at]],
+                     ["key_hash", "key_prefix", "project", "scopes", "name", "revoked", "created_at"])
+        return {"key_id": key_id, "prefix": prefix, "name": name, "scopes": list(scopes), "revoked": True}
+
+    # -- per-project settings (name -> JSON value) ----------------------------------------------
+    def project_settings(self, project: str) -> dict[str, Any]:
+        _, rows = self._query("SELECT name, argMax(value, updated_at) FROM project_settings "
+                              "WHERE project = {p:String} GROUP BY name LIMIT 1000", {"p": project})
+        return {name: json.loads(value) for name, value in rows if value}
+
+    def set_project_setting(self, project: str, name: str, value: Any) -> None:
+        """Set (or, with ``None``, clear) one setting of ``project``; readers see it at once."""
+        self._insert("project_settings", [[project, name, "" if value is None else json.dumps(value)]],
+                     ["project", "name", "value"])
 
     def find_key(self, key: str) -> ApiKey | None:
         _, rows = self._query(
