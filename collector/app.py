@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Callable, Iterator
 
-import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -26,9 +25,13 @@ from tracehouse.storage.queries import MAX_LIMIT
 
 from . import serialize
 from .auth import Authenticator, AuthError, Principal
+from .export import FORMATS as EXPORT_FORMATS
+from .export import jsonl as export_jsonl
+from .export import parquet as export_parquet
 from .grpc_receiver import GrpcReceiver
 from .otlp import DecodeError, TooManySpans
 from .pipeline import Overloaded, Pipeline
+from .policy import stricter
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
 from .ratelimit import RateLimiter, retry_after_header
 from .replay import BatchReplays, Providers
@@ -264,20 +267,29 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         return {"tenant": tenant, "day": total(day_start), "month": total(month_start)}
 
     @app.get("/api/v1/export")
-    def export(f: SpanFilter = Depends(span_filter), principal: Principal = Depends(scope("read"))) -> StreamingResponse:
-        """Every span of the range (optionally one tenant) as JSON Lines, streamed page by page."""
+    def export(
+        f: SpanFilter = Depends(span_filter), format: str = Query(default="jsonl", pattern="^(jsonl|parquet)$"),
+        redaction: str | None = Query(default=None, pattern="^(full|redacted|none)$",
+                                      description="tighten the project's content policy for this export"),
+        principal: Principal = Depends(scope("read")),
+    ) -> StreamingResponse:
+        """Every span of the range (optionally one tenant) as JSON Lines or Parquet, streamed page by page, under
+        the project's content policy (or a stricter one asked for here)."""
         project = principal.project or ""
-        def lines() -> Iterator[bytes]:
+        policy = stricter(pipeline.configs.get(project).redaction, redaction or "full")
+
+        def pages() -> Iterator[list[dict[str, Any]]]:
             cursor = None
             while True:
                 items, cursor = store.search_spans(project, f, MAX_LIMIT, cursor)
-                for item in items:
-                    yield orjson.dumps(serialize.span_json(item)) + b"\n"
+                yield [serialize.span_json(item) for item in items]
                 if not cursor:
                     return
-        filename = f"tracehouse-{project}-spans.jsonl"
-        return StreamingResponse(lines(), media_type="application/x-ndjson",
-                                 headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        write = export_parquet if format == "parquet" else export_jsonl
+        filename = f"tracehouse-{project}-spans.{format}"
+        return StreamingResponse(write(pages(), policy), media_type=EXPORT_FORMATS[format],
+                                 headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                          "X-Tracehouse-Redaction": policy})
 
     @app.post("/api/v1/scores", status_code=201)
     def add_score(body: ScoreIn, principal: Principal = Depends(scope("ingest"))) -> dict[str, str]:

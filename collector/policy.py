@@ -10,7 +10,7 @@ status message) is redacted as under ``redacted``; model, tokens, cost, timing a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 from tracehouse import _attributes as A
 from tracehouse.redaction import redact, redact_value
@@ -51,30 +51,39 @@ def _is_content_event(event: dict[str, Any]) -> bool:
     return str(event.get("name", "")).startswith(_CONTENT_EVENT_PREFIXES)
 
 
-def apply_policy(record: SpanRecord, policy: str) -> SpanRecord:
-    if policy == "redacted":
-        return _redacted(record)
+_FIELDS = ("input_messages", "output_messages", "input_text", "output_text", "attributes", "events", "metadata",
+           "status_message", "params", "redacted")
+
+
+def stricter(a: str, b: str) -> str:
+    """The stricter of two policies (an export may tighten the project's policy, never loosen it)."""
+    return max(a, b, key=POLICIES.index)
+
+
+def policy_changes(fields: Mapping[str, Any], policy: str) -> dict[str, Any]:
+    """The new values of the content fields (SpanRecord / span JSON names) under ``policy``."""
+    if policy == "full":
+        return {}
     if policy == "none":
-        return _without_content(record)
-    return record
+        fields = {**fields, "input_messages": (), "output_messages": (), "input_text": "", "output_text": "",
+                  "attributes": {k: v for k, v in fields["attributes"].items() if not is_content_key(k)},
+                  "events": tuple(e for e in fields["events"] if not _is_content_event(e))}
+    changes = {name: redact(fields[name]) if isinstance(fields[name], str) else redact_value(fields[name])
+               for name in _FIELDS[:-1]}
+    changed = policy == "none" or any(changes[name] != fields[name] for name in changes)
+    changes["redacted"] = bool(fields["redacted"]) or changed
+    return changes
 
 
-def _redacted(record: SpanRecord) -> SpanRecord:
-    changes = {
-        "input_messages": redact_value(record.input_messages), "output_messages": redact_value(record.output_messages),
-        "input_text": redact(record.input_text), "output_text": redact(record.output_text),
-        "attributes": redact_value(record.attributes), "events": redact_value(record.events),
-        "metadata": redact_value(record.metadata), "status_message": redact(record.status_message),
-        "params": redact_value(record.params),
-    }
-    changed = any(getattr(record, name) != value for name, value in changes.items())
-    return dataclasses.replace(record, **changes, redacted=record.redacted or changed)
+def apply_policy(record: SpanRecord, policy: str) -> SpanRecord:
+    if policy == "full":
+        return record
+    return dataclasses.replace(record, **policy_changes({f: getattr(record, f) for f in _FIELDS}, policy))
 
 
-def _without_content(record: SpanRecord) -> SpanRecord:
-    return _redacted(dataclasses.replace(
-        record, input_messages=(), output_messages=(), input_text="", output_text="",
-        attributes={k: v for k, v in record.attributes.items() if not is_content_key(k)},
-        events=tuple(e for e in record.events if not _is_content_event(e)),
-        redacted=True,
-    ))
+def apply_policy_json(span: dict[str, Any], policy: str) -> dict[str, Any]:
+    """The same on a span as the API serializes it (exports apply the policy again to older rows)."""
+    if policy == "full":
+        return span
+    changes = policy_changes(span, policy)
+    return {**span, **{k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}}

@@ -10,6 +10,18 @@ from tracehouse.storage import MetricsRow
 from .timefmt import format_time
 
 
+# The keys of span_json, in order (export schemas are built from it).
+SPAN_FIELDS = (
+    "trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message", "start_time", "end_time",
+    "duration_ms", "time_to_first_token_ms", "service", "environment", "release", "tenant", "user", "session",
+    "provider", "model", "request_model", "operation", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost_usd", "cost_input_usd", "cost_output_usd", "cost_cache_usd",
+    "reported_cost_usd", "cost_source", "input_messages", "output_messages", "input_text", "output_text",
+    "finish_reason", "params", "prompt_name", "prompt_version", "tags", "metadata", "attributes", "resource",
+    "events", "links", "scope", "convention", "redacted",
+)
+
+
 def span_json(row: dict[str, Any]) -> dict[str, Any]:
     """One span in the contract's field names (plus extensions), times as RFC 3339."""
     return {

@@ -3,6 +3,8 @@ through the collector app in-process on a real embedded store; the ingest path a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.otlp_payloads import GENAI_CHAT_ATTRS, record_spans
@@ -140,3 +142,41 @@ def test_settings_validation_and_retention(api):
     current = api.get(path, headers=ADMIN_H).json()
     assert current["retention_days"] == 7 and current["redaction"] == "full" and current["redaction_is_default"]
     assert api.get("/api/v1/projects/nope/settings", headers=ADMIN_H).status_code == 404
+
+
+def test_export_as_parquet_and_jsonl_under_the_content_policy(api):
+    import io
+
+    import pyarrow.parquet as pq
+
+    from tracehouse.collector.serialize import SPAN_FIELDS
+
+    for i in range(3):
+        api.post("/v1/traces", content=chat_span(f"{SECRET_TEXT} #{i}"), headers=PB)
+    parquet = api.get("/api/v1/export", params={"format": "parquet"})
+    assert parquet.status_code == 200 and parquet.headers["content-type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(io.BytesIO(parquet.content))
+    assert table.num_rows == 3 and tuple(table.column_names) == SPAN_FIELDS
+    row = table.to_pylist()[0]
+    assert row["model"] == "gpt-4o-mini" and row["input_tokens"] == 1200 and "jane.doe@example.com" in row["input_messages"]
+
+    # An audit export may tighten the policy for older rows, never loosen it.
+    tightened = api.get("/api/v1/export", params={"redaction": "redacted"})
+    assert tightened.headers["x-tracehouse-redaction"] == "redacted"
+    lines = [json.loads(line) for line in tightened.text.splitlines()]
+    assert len(lines) == 3 and "jane.doe@example.com" not in tightened.text and all(s["redacted"] for s in lines)
+    api.patch(f"/api/v1/projects/{api.project}/settings", json={"redaction": "none"}, headers=ADMIN_H)
+    loosened = api.get("/api/v1/export", params={"redaction": "full", "format": "parquet"})
+    assert loosened.headers["x-tracehouse-redaction"] == "none"
+    rows = pq.read_table(io.BytesIO(loosened.content)).to_pylist()
+    assert all(r["input_messages"] == "[]" and "jane.doe" not in str(r) for r in rows)
+    assert api.get("/api/v1/export", params={"format": "csv"}).status_code == 422
+
+
+def test_an_empty_parquet_export_is_a_valid_file(api):
+    import io
+
+    import pyarrow.parquet as pq
+
+    response = api.get("/api/v1/export", params={"format": "parquet", "tenant": "nobody"})
+    assert response.status_code == 200 and pq.read_table(io.BytesIO(response.content)).num_rows == 0
