@@ -30,20 +30,20 @@ from .export import jsonl as export_jsonl
 from .export import parquet as export_parquet
 from .grpc_receiver import GrpcReceiver
 from .otlp import DecodeError, TooManySpans
+from .periodic import every
 from .pipeline import Overloaded, Pipeline
 from .policy import stricter
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
 from .ratelimit import RateLimiter, retry_after_header
 from .replay import BatchReplays, Providers
 from .routes_analytics import analytics_router
+from .routes_insights import insights_router
 from .routes_projects import ProjectNotFound, projects_router
 from .routes_replay import add_replay_error_handler, replay_router
 from .settings import Settings
-from .timefmt import parse_time
+from .query_params import pick_interval, span_filter
 
 logger = logging.getLogger("tracehouse.collector")
-DAY_NS = 24 * 3600 * 1_000_000_000
-INTERVALS = {"minute": 60, "hour": 3600, "day": 86400}
 RETRY_AFTER_S = "5"
 
 
@@ -56,38 +56,20 @@ class ScoreIn(BaseModel):
     source: str | None = Field(default=None, max_length=100)
 
 
-def _time_range(start: str | None, end: str | None) -> tuple[int, int]:
-    try:
-        end_ns = parse_time(end) if end else time.time_ns() + 60 * 1_000_000_000
-        start_ns = parse_time(start) if start else end_ns - DAY_NS
-    except ValueError as exc:
-        raise InvalidQueryError(str(exc)) from exc
-    if start_ns >= end_ns:
-        raise InvalidQueryError("start must be before end")
-    return start_ns, end_ns
-
-
-def start_schedules(settings: Settings, jobs: ClusterJobs, drift: DriftJobs, alerts: AlertEngine) -> list[Any]:
-    """The periodic analytics: clustering, drift of the last day against the week before, alert rules."""
+def start_schedules(settings: Settings, store: Store, jobs: ClusterJobs, drift: DriftJobs,
+                    alerts: AlertEngine) -> list[Any]:
+    """The periodic jobs: clustering, drift of the last day against the week before, alert rules, and the
+    hourly compaction that folds the rollups' rows (they only fold when their parts merge)."""
     return [jobs.run_periodic(None, every_s=settings.cluster_every_s),
             drift.run_periodic(None, every_s=settings.drift_every_s, current_s=86400, baseline_s=7 * 86400),
-            alerts.run_periodic(None, every_s=settings.alerts_every_s)]
+            alerts.run_periodic(None, every_s=settings.alerts_every_s),
+            every(3600.0, store.compact_rollups, "rollup-compaction", first_after_s=300.0)]
 
 
 def _utc_day_and_month_start(now_ns: int) -> tuple[int, int]:
     now = datetime.fromtimestamp(now_ns / 1e9, tz=timezone.utc)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return int(day.timestamp()) * 1_000_000_000, int(day.replace(day=1).timestamp()) * 1_000_000_000
-
-
-def _pick_interval(interval: str | None, start_ns: int, end_ns: int) -> tuple[str, int]:
-    if interval:
-        if interval not in INTERVALS:
-            raise InvalidQueryError(f"interval must be one of {', '.join(INTERVALS)}")
-        return interval, INTERVALS[interval]
-    span_s = (end_ns - start_ns) / 1e9
-    name = "minute" if span_s <= 3 * 3600 else "hour" if span_s <= 4 * 86400 else "day"
-    return name, INTERVALS[name]
 
 
 def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = None) -> FastAPI:
@@ -107,7 +89,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         pipeline.start()
         if grpc_receiver:
             await grpc_receiver.start()
-        schedules = start_schedules(settings, jobs, drift, alerts) if settings.scheduled_jobs else []
+        schedules = start_schedules(settings, store, jobs, drift, alerts) if settings.scheduled_jobs else []
         try:
             yield
         finally:
@@ -211,16 +193,6 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
     app.state.grpc = grpc_receiver
 
     # -- reads ----------------------------------------------------------------------------------
-    def span_filter(
-        start: str | None = None, end: str | None = None, trace_id: str | None = None,
-        tenant: str | None = None, user: str | None = None, session: str | None = None,
-        model: str | None = None, status: str | None = Query(default=None, pattern="^(ok|error|unset)$"),
-        kind: str | None = None, q: str | None = Query(default=None, max_length=1000),
-    ) -> SpanFilter:
-        start_ns, end_ns = _time_range(start, end)
-        return SpanFilter(start_ns=start_ns, end_ns=end_ns, trace_id=trace_id, tenant=tenant, user=user,
-                          session=session, model=model, status=status, kind=kind, q=q)
-
     @app.get("/api/v1/spans")
     def list_spans(
         f: SpanFilter = Depends(span_filter), limit: int = Query(default=50, ge=1, le=1000),
@@ -249,7 +221,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         f: SpanFilter = Depends(span_filter), interval: str | None = None, group_by: str | None = None,
         principal: Principal = Depends(scope("read")),
     ) -> dict[str, Any]:
-        name, step = _pick_interval(interval, f.start_ns, f.end_ns)
+        name, step = pick_interval(interval, f.start_ns, f.end_ns)
         rows = store.metrics(principal.project or "", f, step, group_by or None)
         return {"interval": name, "group_by": group_by or None, "items": [serialize.metrics_json(r) for r in rows]}
 
@@ -298,6 +270,7 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
         return {"score_id": score_id}
 
     app.include_router(projects_router(store, auth, pipeline.configs, scope))
+    app.include_router(insights_router(store, scope))
     app.include_router(analytics_router(jobs, drift, alerts, scope))
     app.include_router(replay_router(store, providers, batch, scope))
     add_replay_error_handler(app)

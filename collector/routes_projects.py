@@ -7,6 +7,7 @@ by its ``key_id`` (the first 16 hex digits of its SHA-256), which is safe to log
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from fastapi import APIRouter, Depends
@@ -144,7 +145,22 @@ def projects_router(store: Store, auth: Authenticator, configs: ProjectConfigs,
         configs.forget(project_id)
         return _settings_json(store, configs, project_id)
 
+    @router.post("/projects/{project_id}/forget")
+    def forget(project_id: str, body: ForgetIn, principal: Principal = Depends(scope("admin"))) -> dict[str, Any]:
+        """Right to be forgotten: delete every span of a tenant, a user, or a user within a tenant, and what
+        derives from them; returns once the data is gone from disk, with a recount (``verified``)."""
+        own(principal, project_id)
+        if not body.tenant and not body.user:
+            raise InvalidQueryError("name a tenant, a user, or both")
+        report = store.delete_subject(project_id, tenant=body.tenant, user=body.user)
+        return dataclasses.asdict(report) | {"verified": report.verified}
+
     return router
+
+
+class ForgetIn(BaseModel):
+    tenant: str | None = Field(default=None, min_length=1, max_length=500)
+    user: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class ProjectNotFound(Exception):

@@ -47,7 +47,7 @@ def run_worker(settings: Settings) -> int:
     from .app import start_schedules
 
     jobs, drift = ClusterJobs(store), DriftJobs(store)
-    schedules = start_schedules(settings, jobs, drift, AlertEngine(store, WebhookNotifier()))
+    schedules = start_schedules(settings, store, jobs, drift, AlertEngine(store, WebhookNotifier()))
     logger.info("worker: scheduled analytics on %s", store.target.describe())
     try:
         uvicorn.run(create_worker_app(store, jobs), host=settings.host, port=settings.port, log_level="info",
