@@ -6,6 +6,7 @@ rates), then the bundled ``genai-prices`` table (works offline). Rules:
 - A cost the client reported stays in ``reported_cost_usd`` and never replaces ours.
 - Tokens but no price (unknown or missing model) -> no cost and ``cost_source = "unpriced"``, never a guess.
 - No tokens -> ``"reported"`` when the client sent a cost, else ``"none"``.
+- A span with a model but no provider gets the provider the table knows the model under.
 - Tokens follow OTel: cache reads/writes are inside input, reasoning inside output; cache counts larger than
   the input are clamped, not double-billed.
 
@@ -245,11 +246,29 @@ def table_entry(provider: str, model: str) -> TableEntry | None:
     return None
 
 
+# genai-prices provider ids -> OTel provider names, for a provider inferred from the model name alone.
+_OTEL_PROVIDER = {"google": "gcp.gen_ai", "x-ai": "x_ai", "mistral": "mistral_ai", "aws": "aws.bedrock",
+                  "azure": "azure.ai.openai"}
+
+
+@functools.lru_cache(maxsize=4096)
+def provider_of(model: str) -> str:
+    """The provider the bundled table knows ``model`` under ("" if unknown): for spans that name a model but
+    no provider (the Langfuse SDK's generations, hand-made spans)."""
+    try:
+        found = calc_price(Usage(input_tokens=0, output_tokens=0), model_ref=model).provider.id
+    except Exception:
+        return ""
+    return _OTEL_PROVIDER.get(found, found)
+
+
 def make_price_step(overrides: PriceOverrides | None = None) -> Step:
     """A normalization step pricing with ``overrides`` first, then the bundled table."""
     overrides = overrides or PriceOverrides()
 
     def price(raw: RawSpan, d: dict[str, Any]) -> None:
+        if d.get("model") and not d.get("provider"):
+            d["provider"] = provider_of(d["model"])
         tokens_in, tokens_out = d.get("input_tokens", 0), d.get("output_tokens", 0)
         if not (tokens_in or tokens_out):
             d["cost_source"] = "reported" if d.get("reported_cost_usd") is not None else "none"

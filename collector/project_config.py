@@ -24,6 +24,7 @@ from .settings import SettingsError
 CACHE_S = 10.0
 REDACTION = "redaction"
 PRICES = "prices"
+DEFAULT_TENANT = "default_tenant"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ def load_price_file(path: str) -> list[dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise SettingsError(f"TRACEHOUSE_PRICE_OVERRIDES_FILE={path}: {exc}") from exc
     return items
+
+
+def default_tenant_step(tenant: str) -> Step:
+    """Spans that name no tenant (neither ours nor Traceloop's customer_id) get the project's default."""
+    def fill(raw: Any, d: dict[str, Any]) -> None:
+        if not d.get("tenant"):
+            d["tenant"] = tenant
+    return fill
 
 
 class ProjectConfigs:
@@ -87,11 +96,14 @@ class ProjectConfigs:
         steps = self._default_steps
         if prices:  # the project's rules first: on equally specific matches the first listed wins
             steps = (make_price_step(PriceOverrides.from_config([*prices, *self._server_prices])),)
+        if settings.get(DEFAULT_TENANT):
+            steps = (*steps, default_tenant_step(settings[DEFAULT_TENANT]))
         return ProjectConfig(redaction, steps)
 
     def describe(self, project: str) -> dict[str, Any]:
         """What the API shows: the effective policy (and whether it is the server default) and the prices."""
         settings = self._store.project_settings(project)
         return {"redaction": settings.get(REDACTION) or self._default_redaction,
+                "default_tenant": settings.get(DEFAULT_TENANT) or "",
                 "redaction_is_default": not settings.get(REDACTION),
                 "prices": settings.get(PRICES) or [], "server_prices": self._server_prices}

@@ -21,7 +21,7 @@ from . import serialize
 from .auth import Authenticator, AuthError, Principal
 from .policy import POLICIES
 from .pricing import PriceOverrides
-from .project_config import PRICES, REDACTION, ProjectConfigs
+from .project_config import DEFAULT_TENANT, PRICES, REDACTION, ProjectConfigs
 
 
 class ProjectIn(BaseModel):
@@ -47,6 +47,8 @@ class SettingsIn(BaseModel):
     prices: list[PriceIn] | None = Field(default=None, max_length=1000,
                                          description="replaces the project's price overrides; [] clears them")
     retention_days: int | None = Field(default=None, ge=1, le=3650)
+    default_tenant: str | None = Field(default=None, max_length=500,
+                                       description="tenant for spans that name none; \"\" clears it")
 
 
 def projects_router(store: Store, auth: Authenticator, configs: ProjectConfigs,
@@ -126,7 +128,8 @@ def projects_router(store: Store, auth: Authenticator, configs: ProjectConfigs,
     def update_settings(project_id: str, body: SettingsIn,
                         principal: Principal = Depends(scope("admin"))) -> dict[str, Any]:
         """Change the content policy (applies to spans ingested from now on), price overrides (which win over
-        the bundled table and the server's file) or retention (for rows written from now on)."""
+        the bundled table and the server's file), the default tenant of spans that name none, or retention
+        (for rows written from now on)."""
         own(principal, project_id)
         if body.redaction is not None and body.redaction not in POLICIES:
             raise InvalidQueryError(f"redaction must be one of {', '.join(POLICIES)}, got {body.redaction!r}")
@@ -140,6 +143,8 @@ def projects_router(store: Store, auth: Authenticator, configs: ProjectConfigs,
             store.set_project_setting(project_id, REDACTION, body.redaction)
         if prices is not None:
             store.set_project_setting(project_id, PRICES, prices or None)
+        if body.default_tenant is not None:
+            store.set_project_setting(project_id, DEFAULT_TENANT, body.default_tenant or None)
         if body.retention_days is not None:
             store.set_retention(project_id, body.retention_days)
         configs.forget(project_id)

@@ -180,3 +180,18 @@ def test_an_empty_parquet_export_is_a_valid_file(api):
 
     response = api.get("/api/v1/export", params={"format": "parquet", "tenant": "nobody"})
     assert response.status_code == 200 and pq.read_table(io.BytesIO(response.content)).num_rows == 0
+
+
+def test_spans_without_a_tenant_get_the_projects_default(api):
+    path = f"/api/v1/projects/{api.project}/settings"
+    assert api.patch(path, json={"default_tenant": "internal"}, headers=ADMIN_H).json()["default_tenant"] == "internal"
+
+    def build(tracer) -> None:
+        with tracer.start_as_current_span("no tenant", attributes={"gen_ai.request.model": "gpt-4o-mini"}):
+            pass
+        with tracer.start_as_current_span("has tenant", attributes={"tracehouse.tenant": "acme"}):
+            pass
+    api.post("/v1/traces", content=encode_spans(record_spans(build)).SerializeToString(), headers=PB)
+    tenants = {s["name"]: s["tenant"] for s in api.get("/api/v1/spans").json()["items"]}
+    assert tenants == {"no tenant": "internal", "has tenant": "acme"}
+    assert api.patch(path, json={"default_tenant": ""}, headers=ADMIN_H).json()["default_tenant"] == ""
