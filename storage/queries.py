@@ -470,4 +470,17 @@ def delete_rows(layout: Layout, table: str, where: str) -> str:
     return f"ALTER TABLE `{layout.local(table)}`{layout.on_cluster} DELETE WHERE {where}"
 
 
+def update_json_column(layout: Layout, table: str, column: str, key_expr: str) -> str:
+    """A mutation replacing ``column`` of the rows whose ``key_expr`` is in ``{keys}`` by ``{values}`` (the
+    same positions), rewriting their parts."""
+    return (f"ALTER TABLE `{layout.local(table)}`{layout.on_cluster} UPDATE `{column}` = "
+            f"transform({key_expr}, {{keys:Array(String)}}, {{values:Array(String)}}, `{column}`) "
+            f"WHERE project = {{project:String}} AND {key_expr} IN {{keys:Array(String)}}")
+
+
+# Analytics results holding example interactions (previews of their text): table, JSON column, row key.
+EXAMPLE_COLUMNS = (("analytics_clusters", "examples", "concat(run_id, '/', cluster_id)"),
+                   ("drift_signals", "top", "concat(run_id, '/', name)"))
+
+
 TENANT_ROLLUPS = tuple(r.table for r in ROLLUPS if "tenant" in r.dims)

@@ -613,17 +613,49 @@ class Store:
         self._mutate("span_keys", "project = {project:String} AND key_kind = 'session' "
                      "AND key IN {ids:Array(String)}", project, gone_sessions)
 
+        deleted["examples"] = self._scrub_examples(project, set(traces), tenant if not user else None)
+
         remaining = {"spans": self._count(f"SELECT count() FROM spans WHERE {where}", params),
                      **{t: self._count_in(t, "trace_id", project, gone_traces) for t in _TRACE_TABLES},
                      "span_keys": (self._count_in("span_keys", "key", project, gone_traces, "trace")
                                    + self._count_in("span_keys", "key", project, gone_sessions, "session"))}
         for table in rollups:
             remaining[table] = self._count(f"SELECT count() FROM {table} WHERE {tenant_where}", tenant_params)
+        remaining["examples"] = self._scrub_examples(project, set(traces), tenant if not user else None, dry_run=True)
         kept = tuple(r.table for r in queries.ROLLUPS if r.table not in rollups)
         report = DeletionReport(project, tenant, user, deleted, remaining, kept, time.monotonic() - started)
         logger.info("deleted subject (project %s, tenant %s, user %s): %s; remaining %s", project, tenant, user,
                     deleted, remaining)
         return report
+
+    def _scrub_examples(self, project: str, traces: set[str], tenant: str | None, dry_run: bool = False) -> int:
+        """Remove the subject's example interactions (trace ids with text previews) from clustering and drift
+        results, and a deleted tenant's own contributor entries; returns how many entries were (or, with
+        ``dry_run``, would be) removed."""
+        def unwanted(entry: Any) -> bool:
+            if not isinstance(entry, dict):
+                return False
+            return entry.get("trace_id") in traces or (tenant is not None and entry.get("kind") == "tenant"
+                                                        and entry.get("key") == tenant)
+        removed = 0
+        for table, column, key_expr in queries.EXAMPLE_COLUMNS:
+            _, rows = self._query(f"SELECT {key_expr} AS k, argMax(`{column}`, created_at) FROM {table} "
+                                  f"WHERE project = {{project:String}} AND `{column}` != '[]' GROUP BY k "
+                                  f"LIMIT 1000000", {"project": project})
+            keys, values = [], []
+            for key, text in rows:
+                entries = json.loads(text or "[]")
+                kept_entries = [e for e in entries if not unwanted(e)]
+                if len(kept_entries) != len(entries):
+                    removed += len(entries) - len(kept_entries)
+                    keys.append(key)
+                    values.append(json.dumps(kept_entries))
+            if keys and not dry_run:
+                for i in range(0, len(keys), _DELETE_CHUNK):
+                    self._command(queries.update_json_column(self.layout, table, column, key_expr),
+                                  {"project": project, "keys": keys[i:i + _DELETE_CHUNK],
+                                   "values": values[i:i + _DELETE_CHUNK]}, _MUTATION_SETTINGS)
+        return removed
 
     def _without_spans(self, project: str, column: str, ids: list[str]) -> list[str]:
         """Those of ``ids`` (trace ids or sessions) that no span refers to any more."""

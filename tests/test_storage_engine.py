@@ -259,12 +259,35 @@ def test_deleting_a_user_keeps_everyone_else(store: Store):
     report = store.delete_subject("p1", user="u2")
     # traces 2, 7 and 30, and the session only u2 was in
     assert report.verified and report.deleted == {"spans": 3, "scores": 1, "span_keys": 4,
-                                                  "analytics_cluster_members": 0, "analytics_cluster_assignments": 0}
+                                                  "analytics_cluster_members": 0, "analytics_cluster_assignments": 0,
+                                                  "examples": 0}
     assert store._query("SELECT count() FROM spans", {})[1][0][0] == 8
     assert store.get_session("p1", "private") == ([], None) and store.get_session("p1", "s2")[0]
     assert {i["user"] for i in store.search_spans("p1", window(), 100)[0]} == {"u0", "u1", "u3", "u4"}
     with pytest.raises(InvalidQueryError):
         store.delete_subject("p1")
+
+
+def test_deleting_a_subject_scrubs_its_examples_from_clustering_and_drift_results(store: Store):
+    import json
+
+    store.insert_spans([span(t, 0) for t in range(4)] + [span(30, 0, user="u9")])
+    mine, other = f"{30:032x}", f"{1:032x}"
+    examples = [{"trace_id": mine, "span_id": "a", "input_preview": "u9 asked about their diagnosis"},
+                {"trace_id": other, "span_id": "b", "input_preview": "someone else"}]
+    store._insert("analytics_clusters", [["p1", "run1", "c1", json.dumps(examples)],
+                                         ["p1", "run1", "c2", json.dumps(examples[1:])]],
+                  ["project", "run_id", "cluster_id", "examples"])
+    top = [{"kind": "example", "key": f"{mine}:a", "trace_id": mine, "text": "u9 asked about their diagnosis"},
+           {"kind": "model", "key": "gpt-4o"}]
+    store._insert("drift_signals", [["p1", "drift1", "topic", json.dumps(top)]], ["project", "run_id", "name", "top"])
+
+    report = store.delete_subject("p1", user="u9")
+    assert report.verified and report.deleted["examples"] == 2 and report.remaining["examples"] == 0
+    texts = [r[0] for r in store._query("SELECT examples FROM analytics_clusters FINAL ORDER BY cluster_id", {})[1]]
+    assert [len(json.loads(t)) for t in texts] == [1, 1] and "diagnosis" not in "".join(texts)
+    drift_top = store._query("SELECT `top` FROM drift_signals", {})[1][0][0]
+    assert json.loads(drift_top) == [{"kind": "model", "key": "gpt-4o"}]
 
 
 # -- migrations ------------------------------------------------------------------------------------------
