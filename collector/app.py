@@ -33,8 +33,9 @@ from .otlp import DecodeError, TooManySpans
 from .periodic import every
 from .pipeline import Overloaded, Pipeline
 from .policy import stricter
+from .project_config import ProjectConfigs
 from .protocol import ProtocolError, body_format, decompress, export_response, status_body
-from .ratelimit import RateLimiter, retry_after_header
+from .ratelimit import RateExceeded, RateLimiter, retry_after_header
 from .replay import BatchReplays, Providers
 from .routes_analytics import analytics_router
 from .routes_insights import insights_router
@@ -75,7 +76,7 @@ def _utc_day_and_month_start(now_ns: int) -> tuple[int, int]:
 def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = None) -> FastAPI:
     """Build the app. The pipeline (write-ahead log + writer) and the analytics jobs start and stop with the
     app's lifespan; with ``scheduled_jobs`` the collector also runs the periodic clustering itself."""
-    pipeline = pipeline or Pipeline(settings, store)
+    pipeline = pipeline or Pipeline(settings, store, ProjectConfigs.from_settings(settings, store))
     jobs = ClusterJobs(store)
     drift = DriftJobs(store)
     alerts = AlertEngine(store, WebhookNotifier())
@@ -163,7 +164,10 @@ def create_app(settings: Settings, store: Store, pipeline: Pipeline | None = Non
 
     async def store_batch(principal: Principal, body: bytes, fmt: str, signal: str) -> tuple[int, list[Any]]:
         handler = pipeline.ingest if signal == "traces" else pipeline.ingest_logs
-        return await run_in_threadpool(handler, principal.project or "", body, fmt, principal.key_id)
+        try:
+            return await run_in_threadpool(handler, principal.project or "", body, fmt, principal.key_id)
+        except RateExceeded as exc:  # a tenant over its span rate
+            raise Overloaded(str(exc), exc.retry_after_s) from exc
 
     async def accept_grpc(authorization: str | None, body: bytes, signal: str) -> tuple[int, list[Any]]:
         return await store_batch(await authorize_ingest(authorization, False), body, "protobuf", signal)

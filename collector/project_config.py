@@ -19,7 +19,8 @@ from tracehouse.storage import StorageError, Store
 from .normalize import Step
 from .policy import check_policy
 from .pricing import PriceOverrides, make_price_step, price
-from .settings import SettingsError
+from .ratelimit import RateExceeded, RateLimiter
+from .settings import Settings, SettingsError
 
 CACHE_S = 10.0
 REDACTION = "redaction"
@@ -48,6 +49,17 @@ def load_price_file(path: str) -> list[dict[str, Any]]:
     return items
 
 
+def tenant_rate_step(project: str, limiter: RateLimiter) -> Step:
+    """Meter each span against its tenant's span rate (after the default tenant is filled); a tenant over its
+    rate sheds the whole request (nothing stored), so the exporter's retry brings every span back."""
+    def meter(raw: Any, d: dict[str, Any]) -> None:
+        tenant = d.get("tenant", "")
+        wait = limiter.take(f"{project}\x00{tenant}")
+        if wait:
+            raise RateExceeded(f"span rate limit of {limiter.rate:g}/s reached for tenant {tenant!r}", wait)
+    return meter
+
+
 def default_tenant_step(tenant: str) -> Step:
     """Spans that name no tenant (neither ours nor Traceloop's customer_id) get the project's default."""
     def fill(raw: Any, d: dict[str, Any]) -> None:
@@ -58,8 +70,9 @@ def default_tenant_step(tenant: str) -> Step:
 
 class ProjectConfigs:
     def __init__(self, store: Store, default_redaction: str = "full", server_prices: list[dict[str, Any]] | None = None,
-                 cache_s: float = CACHE_S) -> None:
+                 cache_s: float = CACHE_S, tenant_spans_per_s: float = 0.0) -> None:
         self._store = store
+        self._tenant_limiter = RateLimiter(tenant_spans_per_s, tenant_spans_per_s)
         self._default_redaction = check_policy(default_redaction)
         self._server_prices = list(server_prices or [])
         self._default_steps: tuple[Step, ...] = (
@@ -68,6 +81,11 @@ class ProjectConfigs:
         self._cache: dict[str, tuple[float, ProjectConfig]] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> "ProjectConfigs":
+        return cls(store, settings.default_redaction, load_price_file(settings.price_overrides_file),
+                   tenant_spans_per_s=settings.rate_limit_tenant_spans_per_s)
+
     def get(self, project: str) -> ProjectConfig:
         now = time.monotonic()
         with self._lock:
@@ -75,7 +93,7 @@ class ProjectConfigs:
         if cached and cached[0] > now:
             return cached[1]
         try:
-            config = self._build(self._store.project_settings(project))
+            config = self._build(project, self._store.project_settings(project))
         except StorageError:
             if cached:  # storage is down: keep ingesting into the log under the last known settings
                 return cached[1]
@@ -90,7 +108,7 @@ class ProjectConfigs:
         with self._lock:
             self._cache.pop(project, None)
 
-    def _build(self, settings: dict[str, Any]) -> ProjectConfig:
+    def _build(self, project: str, settings: dict[str, Any]) -> ProjectConfig:
         redaction = settings.get(REDACTION) or self._default_redaction
         prices = settings.get(PRICES) or []
         steps = self._default_steps
@@ -98,6 +116,8 @@ class ProjectConfigs:
             steps = (make_price_step(PriceOverrides.from_config([*prices, *self._server_prices])),)
         if settings.get(DEFAULT_TENANT):
             steps = (*steps, default_tenant_step(settings[DEFAULT_TENANT]))
+        if self._tenant_limiter.enabled:
+            steps = (*steps, tenant_rate_step(project, self._tenant_limiter))
         return ProjectConfig(redaction, steps)
 
     def describe(self, project: str) -> dict[str, Any]:

@@ -54,5 +54,13 @@ class RateLimiter:
             return (cost - bucket.tokens) / self.rate
 
 
+class RateExceeded(Exception):
+    """A limit met inside the ingest path (e.g. a tenant's span rate): shed the request, retry after a pause."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))

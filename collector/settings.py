@@ -34,6 +34,7 @@ class Settings:
     max_inflight_bytes: int = 256 * 1024 * 1024
     rate_limit_requests_per_s: float = 0.0
     rate_limit_spans_per_s: float = 0.0
+    rate_limit_tenant_spans_per_s: float = 0.0
     openai_base_url: str = ""
     openai_api_key: str = ""
     anthropic_base_url: str = ""
@@ -64,6 +65,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "rate_limit_requests_per_s": ("TRACEHOUSE_RATE_LIMIT_REQUESTS_PER_S",
                                   "requests per second per API key (burst: one second's worth); 0 = off"),
     "rate_limit_spans_per_s": ("TRACEHOUSE_RATE_LIMIT_SPANS_PER_S", "ingested spans per second per API key; 0 = off"),
+    "rate_limit_tenant_spans_per_s": ("TRACEHOUSE_RATE_LIMIT_TENANT_SPANS_PER_S",
+                                      "ingested spans per second per tenant of a project (burst: one second's "
+                                      "worth); past it the request gets 503 + Retry-After; 0 = off"),
     "openai_base_url": ("TRACEHOUSE_OPENAI_BASE_URL",
                         "replay: an OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, LiteLLM)"),
     "openai_api_key": ("TRACEHOUSE_OPENAI_API_KEY", "replay: key for that endpoint (never stored or shown)"),

@@ -195,3 +195,22 @@ def test_spans_without_a_tenant_get_the_projects_default(api):
     tenants = {s["name"]: s["tenant"] for s in api.get("/api/v1/spans").json()["items"]}
     assert tenants == {"no tenant": "internal", "has tenant": "acme"}
     assert api.patch(path, json={"default_tenant": ""}, headers=ADMIN_H).json()["default_tenant"] == ""
+
+
+def test_a_tenant_over_its_span_rate_is_shed_with_503_and_others_are_not(store, tmp_path):
+    settings = Settings(admin_key=ADMIN, grpc_port=0, wal_dir=str(tmp_path / "wal"), rate_limit_tenant_spans_per_s=2)
+    with IngestClient(create_app(settings, store)) as client:
+        api = _with_project(client)
+
+        def spans_of(tenant: str, n: int) -> bytes:
+            def build(tracer) -> None:
+                for i in range(n):
+                    with tracer.start_as_current_span(f"{tenant}-{i}", attributes={"tracehouse.tenant": tenant}):
+                        pass
+            return encode_spans(record_spans(build)).SerializeToString()
+        assert api.post("/v1/traces", content=spans_of("noisy", 2), headers=PB).status_code == 200
+        shed = api.post("/v1/traces", content=spans_of("noisy", 2), headers=PB)
+        assert shed.status_code == 503 and int(shed.headers["retry-after"]) >= 1
+        assert api.post("/v1/traces", content=spans_of("quiet", 2), headers=PB).status_code == 200
+        names = {s["name"] for s in api.get("/api/v1/spans", params={"limit": 100}).json()["items"]}
+        assert names == {"noisy-0", "noisy-1", "quiet-0", "quiet-1"}  # nothing of the shed request was stored
