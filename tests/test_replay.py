@@ -567,3 +567,50 @@ def test_cohorts_selected_from_the_store(store):
     assert latency["significant"] is True
     with pytest.raises(InvalidReplayRequest, match="limit"):
         select_spans(store, PROJECT, {"limit": 2000}, max_limit=1000)
+
+
+def test_selections_leave_replays_out_unless_asked(store, providers):
+    """Running a batch twice replays the recorded calls again, not the first run's replays; a cohort is recorded
+    traffic. ``replays: only`` selects the replays, ``include`` both."""
+    from tracehouse.collector.replay import select_spans
+
+    t0 = now_ns()
+    recorded = [llm_span(f"{i:032x}", f"{i + 1:016x}", start_ns=t0 + i * MS, messages=CONVERSATION)
+                for i in range(1, 4)]
+    replays = [replace(llm_span(f"{i:032x}", f"{i + 1:016x}", start_ns=t0 + i * MS, messages=CONVERSATION),
+                       tags=("prod", "replay"), metadata={"replay_of": {"trace_id": "1" * 32, "span_id": "2" * 16}})
+               for i in range(10, 15)]  # newer than every recorded call
+    store.insert_spans([*recorded, *replays])
+    ids = lambda spans: {s["span_id"] for s in spans}  # noqa: E731
+    assert ids(select_spans(store, PROJECT, {"limit": 3}, max_limit=10)) == {r.span_id for r in recorded}
+    assert ids(select_spans(store, PROJECT, {"replays": "only"}, max_limit=100)) == {r.span_id for r in replays}
+    assert len(select_spans(store, PROJECT, {"replays": "include", "limit": 6}, max_limit=10)) == 6
+    with pytest.raises(InvalidReplayRequest, match="replays must be one of"):
+        select_spans(store, PROJECT, {"replays": "yes", "limit": 3}, max_limit=10)
+    batch = BatchReplays(store, providers)
+    try:
+        with pytest.raises(InvalidReplayRequest, match="replays"):
+            batch.submit(PROJECT, {"replays": "all"}, None)
+    finally:
+        batch.close()
+
+
+def test_a_model_cohort_counts_the_calls_that_failed_before_the_provider_named_its_snapshot(store):
+    """A failed call has no response model: it is stored under the model it asked for (``gpt-4o-mini``), the
+    others under the provider's snapshot name. Selecting the snapshot takes both, so error rates are honest."""
+    from tracehouse.collector.replay import select_spans
+
+    t0 = now_ns()
+    answered = [llm_span(f"{i:032x}", f"{i + 1:016x}", start_ns=t0 + i * MS, messages=CONVERSATION)
+                for i in range(1, 5)]
+    failed = replace(llm_span("f" * 32, "f" * 16, start_ns=t0, messages=CONVERSATION, status="error"),
+                     model="gpt-4o-mini")
+    other = replace(llm_span("e" * 32, "e" * 16, start_ns=t0, messages=CONVERSATION, model="gpt-4.1",
+                             status="error"), model="gpt-4.1")  # asked for another model: not in the cohort
+    store.insert_spans([*answered, failed, other])
+    cohort = select_spans(store, PROJECT, {"model": "gpt-4o-mini-2024-07-18"}, max_limit=100)
+    assert {s["span_id"] for s in cohort} == {*(s.span_id for s in answered), "f" * 16}
+    assert [s["start_time_ns"] for s in cohort] == sorted((s["start_time_ns"] for s in cohort), reverse=True)
+    assert len(select_spans(store, PROJECT, {"model": "gpt-4o-mini-2024-07-18", "limit": 2}, max_limit=100)) == 2
+    assert {s["span_id"] for s in select_spans(store, PROJECT, {"model": "gpt-4o-mini"}, max_limit=100)} == {
+        "f" * 16}  # the request name alone: only what was stored under it

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from tracehouse.collector.app import create_app
@@ -15,8 +18,8 @@ from .test_api import ADMIN, PB, IngestClient, _with_project, new_key
 @pytest.fixture
 def replay_api(store, tmp_path):
     with FakeOpenAI() as server:
-        settings = Settings(admin_key=ADMIN, grpc_port=0, wal_dir=str(tmp_path / "wal"), openai_base_url=server.base_url_v1,
-                            openai_api_key="sk-test-not-a-real-key")
+        settings = Settings(admin_key=ADMIN, grpc_port=0, wal_dir=str(tmp_path / "wal"),
+                            openai_base_url=server.base_url_v1, openai_api_key="sk-test-not-a-real-key")
         with IngestClient(create_app(settings, store)) as client:
             _with_project(client)
             client.post("/v1/traces", content=encoded_genai_trace(), headers=PB)
@@ -70,3 +73,46 @@ def test_cohort_compare(replay_api):
     assert response.status_code == 200
     body = response.json()
     assert body["a"]["n"] == 1 and body["b"]["n"] == 0
+
+
+def sse_events(response) -> list[dict]:
+    return [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+
+
+def test_streamed_replay_sends_deltas_then_the_result(replay_api):
+    """What the dashboard reads while a replay streams: ``delta`` events, then one ``result``."""
+    span = recorded_llm_span(replay_api)
+    replay_api.server.answer.text = "Your order 123 ships tomorrow."
+    response = replay_api.post("/api/v1/replays/stream", json={"span_id": span["span_id"],
+                                                               "trace_id": span["trace_id"]})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response)
+    deltas = [e["text"] for e in events if e["type"] == "delta"]
+    assert len(deltas) > 1 and "".join(deltas) == "Your order 123 ships tomorrow."
+    (result,) = [e["replay"] for e in events if e["type"] == "result"]
+    assert events[-1]["type"] == "result" and result["status"] == "done"
+    assert result["output"] == "Your order 123 ships tomorrow." and result["span"]["time_to_first_token_ms"] > 0
+    assert replay_api.server.requests[-1].json()["stream"] is True
+    missing = replay_api.post("/api/v1/replays/stream", json={"span_id": "0" * 15 + "1"})
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]  # before any event
+
+
+def test_batch_replay_run_twice_replays_the_recording_both_times(replay_api):
+    span = recorded_llm_span(replay_api)
+
+    def run() -> dict:
+        started = replay_api.post("/api/v1/replays/batch", json={"filters": {}, "overrides": {"model": "gpt-4.1"}})
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = replay_api.get(f"/api/v1/replays/batch/{started.json()['run_id']}").json()
+            if body["status"] not in ("queued", "running"):
+                return body
+            time.sleep(0.1)
+        raise AssertionError("the batch did not finish")
+
+    first, second = run(), run()
+    assert [r["span_id"] for r in first["results"]] == [r["span_id"] for r in second["results"]] == [span["span_id"]]
+    assert first["summary"]["replayed"] == second["summary"]["replayed"] == 1
+    bad = replay_api.post("/api/v1/replays/batch", json={"filters": {"replays": "sometimes"}})
+    assert bad.status_code == 400 and "replays must be one of" in bad.json()["detail"]

@@ -42,6 +42,11 @@ def new_span_id() -> str:
     return secrets.token_hex(8)
 
 
+def is_replay(span: Mapping[str, Any]) -> bool:
+    """Whether a stored span (or span JSON) was written by a replay."""
+    return REPLAY_TAG in (span.get("tags") or ()) or "replay_of" in (span.get("metadata") or {})
+
+
 def record_from_row(row: Mapping[str, Any]) -> SpanRecord:
     """A stored span dict (``Store.get_trace``/``search_spans``) back into a record."""
     values: dict[str, Any] = {name: row[name] for name in _FIELDS if name in row and row[name] is not None}

@@ -2,6 +2,11 @@
 
 Spans come back as stored dicts (``Store.search_spans`` / ``get_trace`` rows: column names, times as
 ``start_time_ns``/``end_time_ns``).
+
+Replays are spans too (tag ``replay``, with the original's tenant, session and so on), so a filtered selection
+leaves them out unless asked (``replays``: ``exclude``, the default; ``only``; ``include``): running the same
+batch twice must replay the recorded calls again, not the first run's replays, and a cohort "model A" is the
+recorded traffic of model A.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from tracehouse.storage import SpanFilter, Store
 from tracehouse.storage.queries import MAX_LIMIT
 
 from ..timefmt import parse_time
+from ._records import is_replay
 from .errors import InvalidReplayRequest, SpanNotFound
 
 DAY_NS = 24 * 3600 * 1_000_000_000
@@ -28,8 +34,10 @@ SPAN_ID_FILTER = "span_id" in _FILTER_FIELDS
 _OPTIONAL_FILTERS = ("provider", "service", "environment", "release", "prompt_name", "prompt_version")
 _STRING_FILTERS = ("trace_id", "tenant", "user", "session", "model", "q") + tuple(
     k for k in _OPTIONAL_FILTERS if k in _FILTER_FIELDS)
-FILTER_KEYS = frozenset({*_STRING_FILTERS, "status", "kind", "start", "end", "limit", "spans"})
+FILTER_KEYS = frozenset({*_STRING_FILTERS, "status", "kind", "start", "end", "limit", "spans", "replays"})
 _STATUSES = ("ok", "error", "unset")
+REPLAYS = ("exclude", "only", "include")
+SELECT_SCAN_PAGES = 20  # leaving replays out is a filter after the read: at most this many pages are read
 
 
 def _hex_id(value: Any, length: int, what: str) -> str:
@@ -78,11 +86,12 @@ def _time(value: Any, what: str) -> int:
 
 def parse_filters(filters: Mapping[str, Any] | None, *, max_limit: int, default_limit: int = 50,
                   kind: str | None = "llm", now_ns: int | None = None) -> tuple[SpanFilter, int]:
-    """API filters ``{trace_id?, tenant?, user?, session?, model?, status?, kind?, q?, start?, end?, limit?}``
-    (plus ``provider``, ``service``, ``environment``, ``release``, ``prompt_name``, ``prompt_version`` where the
-    storage filter has them) -> (SpanFilter, limit). Times are RFC 3339; the range defaults to the last 24 hours,
-    as the span search does; ``kind`` defaults to ``llm``. Unknown keys are an error (a typo must not widen the
-    selection)."""
+    """API filters ``{trace_id?, tenant?, user?, session?, model?, status?, kind?, q?, start?, end?, limit?,
+    replays?}`` (plus ``provider``, ``service``, ``environment``, ``release``, ``prompt_name``, ``prompt_version``
+    where the storage filter has them) -> (SpanFilter, limit). Times are RFC 3339; the range defaults to the last
+    24 hours, as the span search does; ``kind`` defaults to ``llm``; ``model`` is the model as stored (the
+    provider's answer, e.g. a dated snapshot). ``replays`` is checked here and applied by ``select_spans``.
+    Unknown keys are an error (a typo must not widen the selection)."""
     filters = dict(filters or {})
     unknown = set(filters) - FILTER_KEYS
     if unknown:
@@ -109,14 +118,41 @@ def parse_filters(filters: Mapping[str, Any] | None, *, max_limit: int, default_
         strings[key] = value or None
     if strings["trace_id"]:
         strings["trace_id"] = _hex_id(strings["trace_id"], 32, "trace_id")
+    _replays(filters)
     return SpanFilter(start_ns=start_ns, end_ns=end_ns, status=status, kind=filters.get("kind", kind) or None,
                       **strings), limit
+
+
+def _replays(filters: Mapping[str, Any]) -> str:
+    mode = filters.get("replays") or "exclude"
+    if mode not in REPLAYS:
+        raise InvalidReplayRequest(f"replays must be one of {', '.join(REPLAYS)}, got {mode!r}")
+    return str(mode)
+
+
+def _search(store: Store, project: str, span_filter: SpanFilter, limit: int, mode: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(SELECT_SCAN_PAGES):
+        wanted = limit - len(items)
+        page_size = wanted if mode == "include" else max(50, 2 * wanted)  # room for the spans left out
+        page, cursor = store.search_spans(project, span_filter, min(MAX_LIMIT, page_size), cursor)
+        items.extend(s for s in page if mode == "include" or is_replay(s) == (mode == "only"))
+        if len(items) >= limit or not cursor:
+            break
+    return items[:limit]
 
 
 def select_spans(store: Store, project: str, filters: Mapping[str, Any] | None, *, max_limit: int,
                  default_limit: int = 50, kind: str | None = "llm") -> list[dict[str, Any]]:
     """The spans a batch replay or a cohort covers, newest first: ``filters["spans"]`` (an explicit list of
-    ``{trace_id, span_id}``, e.g. the members of a failure cluster) or the filtered search."""
+    ``{trace_id, span_id}``, e.g. the members of a failure cluster, taken as given) or the filtered search,
+    replays left out unless ``filters["replays"]`` says otherwise (read at most ``SELECT_SCAN_PAGES`` pages).
+
+    ``model`` names the model as stored, which is the provider's answer (``gpt-4o-mini-2024-07-18``); a call
+    that failed has no answer and is stored under the model it asked for (``gpt-4o-mini``). So that a cohort
+    of a model counts its failures, the selection also takes the spans stored under the request model of the
+    spans it found, when they asked for that same model."""
     filters = dict(filters or {})
     explicit = filters.pop("spans", None)
     if explicit is not None:
@@ -126,11 +162,13 @@ def select_spans(store: Store, project: str, filters: Mapping[str, Any] | None, 
             raise InvalidReplayRequest(f"at most {max_limit} spans, got {len(explicit)}")
         return [find_span(store, project, s.get("span_id", ""), s.get("trace_id") or None) for s in explicit]
     span_filter, limit = parse_filters(filters, max_limit=max_limit, default_limit=default_limit, kind=kind)
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while len(items) < limit:
-        page, cursor = store.search_spans(project, span_filter, min(MAX_LIMIT, limit - len(items)), cursor)
-        items.extend(page)
-        if not cursor:
-            break
-    return items
+    mode = _replays(filters)
+    items = _search(store, project, span_filter, limit, mode)
+    if span_filter.model:
+        asked = sorted({str(s.get("request_model") or "") for s in items} - {"", span_filter.model})
+        for name in asked:
+            more = _search(store, project, dataclasses.replace(span_filter, model=name), limit, mode)
+            items.extend(s for s in more if s.get("request_model") == name)
+        if asked:
+            items.sort(key=lambda s: (s["start_time_ns"], s["trace_id"], s["span_id"]), reverse=True)
+    return items[:limit]

@@ -5,7 +5,8 @@
 - ``submit(project, filters, overrides) -> run_id`` validates at once (``InvalidReplayRequest``,
   ``ProviderNotConfigured`` for the overrides' provider) and returns; a coordinator thread selects the spans
   (``filters``: ``{trace_id?, tenant?, user?, session?, model?, status?, q?, start?, end?, limit (<= 500,
-  default 50)}`` or ``{spans: [{trace_id, span_id}]}``), then replays them on a pool shared by all runs,
+  default 50), replays? ("exclude" by default: earlier replays are not replayed again)}`` or ``{spans:
+  [{trace_id, span_id}]}``; see ``_select``), then replays them on a pool shared by all runs,
   so at most ``concurrency`` provider calls are in flight in the process.
 - ``get(project, run_id)`` -> ``{run_id, status ("queued" | "running" | "done" | "failed" | "cancelled"),
   progress (0..1), n, filters, overrides, created_at, finished_at, results, summary, error}``; each result is
