@@ -101,9 +101,11 @@ def run_demo(collector: Collector, traces: int, seed: int = 7) -> dict:
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    # Acknowledged spans become queryable within the writer's delay: wait for all of them.
+    # Acknowledged spans become queryable within the writer's delay: wait for all of them (over the demo's whole
+    # time span: some traces start more than a day back).
+    window = {"limit": 1000, "start": "2000-01-01T00:00:00Z"}
     with collector.client() as client:
-        wait_until(lambda: len(client.get("/api/v1/traces", params={"limit": 1000}).json()["items"]) >= traces)
+        wait_until(lambda: len(client.get("/api/v1/traces", params=window).json()["items"]) >= traces)
     return {"stderr": result.stderr}
 
 
