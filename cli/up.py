@@ -91,6 +91,7 @@ def up(host: str, port: int, dashboard_port: int, storage: str | None, demo_trac
         print(
             "\n  tracehouse is up\n"
             f"  collector (OTLP + API): {url}   API docs: {url}/docs\n"
+            f"  OTLP/gRPC:              {host}:{os.environ.get('TRACEHOUSE_GRPC_PORT') or 4317}\n"
             f"  dashboard:              http://{host}:{dashboard_port}\n"
             f"  API key (ingest, read): {creds['api_key']}\n"
             f"  admin key:              {creds['admin_key']}\n"
