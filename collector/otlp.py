@@ -264,6 +264,8 @@ def _parse_json(body: bytes, request: Message, fix_ids: Any, top_key: str) -> An
     name = type(request).__name__
     try:
         data = json.loads(body)
+    except RecursionError as exc:  # nesting past the interpreter's limit: a RuntimeError, not a ValueError
+        raise DecodeError("body is not valid OTLP/JSON: nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

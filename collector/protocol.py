@@ -46,16 +46,22 @@ def decompress(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
     try:
         out = decompressor.decompress(body, max_bytes + 1)
     except zlib.error as exc:
-        if encoding == "deflate":  # some clients send raw deflate without the zlib header
-            try:
-                raw = zlib.decompressobj(-zlib.MAX_WBITS)
-                out = raw.decompress(body, max_bytes + 1)
-            except zlib.error:
-                raise ProtocolError(400, f"body is not valid {encoding} data: {exc}") from exc
-        else:
+        if encoding != "deflate":
+            raise ProtocolError(400, f"body is not valid {encoding} data: {exc}") from exc
+        try:  # some clients send raw deflate without the zlib header
+            decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = decompressor.decompress(body, max_bytes + 1)
+        except zlib.error:
             raise ProtocolError(400, f"body is not valid {encoding} data: {exc}") from exc
     if len(out) > max_bytes:
         raise ProtocolError(413, f"decompressed body exceeds the {max_bytes} byte limit")
+    # A stream cut short can still inflate to a valid prefix of the request: refuse it rather than store part
+    # of a corrupt body. Bytes after the end (a second gzip member, garbage) are refused too.
+    if not decompressor.eof:
+        raise ProtocolError(400, f"body is not valid {encoding} data: the stream ends early")
+    if decompressor.unused_data:
+        raise ProtocolError(400, f"body is not valid {encoding} data: {len(decompressor.unused_data)} bytes "
+                                 "follow the end of the stream")
     return out
 
 
