@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/ingest.py [--spans 50000] [--batch 500] [--clients 4]
 
 Measures spans/s acknowledged and spans/s queryable end to end, visibility latency p50/p99 (acknowledged ->
-returned by the query API, sampled), bytes per span on disk (ClickHouse data and the write-ahead log), and
-the collector's peak RSS. Prints a table.
+returned by the query API, sampled), bytes per span on disk (ClickHouse data and the write-ahead log), the
+collector's peak RSS and its CPU time per span (all threads, the engine's included), and the machine's load
+average during the run (the machine is shared: a busy one makes every number worse). Prints a table.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def start_collector(workdir: Path, port: int) -> subprocess.Popen:
@@ -122,6 +128,7 @@ def run(spans: int, batch_size: int, clients: int, seed: int) -> dict[str, float
                 latencies.append(time.monotonic() - acked_at[index])
 
     print(f"sending with {clients} clients ...", file=sys.stderr)
+    cpu_before = cpu_seconds(process.pid)
     began = time.monotonic()
     threads = [threading.Thread(target=sender) for _ in range(clients)]
     probe = threading.Thread(target=visibility_probe)
@@ -137,6 +144,8 @@ def run(spans: int, batch_size: int, clients: int, seed: int) -> dict[str, float
         probe.join()
         duplicates = stored_count(client) - spans
     rss = peak_rss_mb(process.pid)
+    cpu = cpu_seconds(process.pid) - cpu_before
+    load = os.getloadavg()[0]
     data_bytes = dir_bytes(workdir / "data")
     process.terminate()
     process.wait(30)
@@ -148,7 +157,7 @@ def run(spans: int, batch_size: int, clients: int, seed: int) -> dict[str, float
         "visibility_p50_ms": statistics.median(latencies) * 1000,
         "visibility_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "disk_bytes_per_span": data_bytes / spans, "peak_rss_mb": rss, "retries_503": retries[0],
-        "duplicates": duplicates,
+        "duplicates": duplicates, "collector_cpu_us_per_span": cpu / spans * 1e6, "load_avg_1m": load,
     }
 
 

@@ -1,7 +1,9 @@
-"""The ingest pipeline: decode -> normalize -> price -> write-ahead log (fsync) -> acknowledged.
+"""The ingest pipeline: decode -> normalize -> price -> storage rows -> write-ahead log (fsync) -> acknowledged.
 
 ``Pipeline.ingest`` is blocking (run it off the event loop); it returns only when the spans are durable in the
-log, and the writer stores them in ClickHouse shortly after. Memory is bounded by ``max_inflight_bytes`` of
+log, and the writer stores them in ClickHouse shortly after. The log holds storage rows (``rows.span_row``),
+built once on the ingest threads and handed to the writer in memory; logs written by an older version hold
+span records, which the writer converts. Memory is bounded by ``max_inflight_bytes`` of
 request bodies in process at once; disk by the log's ``max_bytes``. Both answer ``Overloaded`` (503).
 """
 
@@ -13,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from tracehouse.storage import StorageError, Store
+from tracehouse.storage import SpanRecord, StorageError, Store
+from tracehouse.storage.rows import span_row
 
 from .conventions import content_from_logs
 from .log_join import LogJoiner
@@ -42,7 +45,7 @@ class Pipeline:
                                                  load_price_file(settings.price_overrides_file))
         self.wal = WriteAheadLog(resolve_wal_dir(settings, store), max_bytes=settings.wal_max_bytes,
                                  segment_bytes=settings.wal_segment_bytes)
-        self.writer = Writer(self.wal, lambda spans, token: store.insert_spans(spans, dedup_token=token),
+        self.writer = Writer(self.wal, lambda rows, token: store.insert_span_rows(_rows(rows), dedup_token=token),
                              batch_rows=settings.writer_batch_rows,
                              max_delay_s=settings.writer_max_delay_ms / 1000)
         self.joiner = LogJoiner()
@@ -101,11 +104,12 @@ class Pipeline:
             with self._lock:
                 self._inflight -= len(body)
 
-    def _append_durably(self, records: list[Any]) -> None:
+    def _append_durably(self, records: list[SpanRecord]) -> None:
         if not records:
             return
+        rows = [span_row(r) for r in records]
         try:
-            self.wal.wait_durable(self.wal.append(encode_batch(records)))
+            self.wal.wait_durable(self.wal.append(encode_batch(rows), rows))
         except WALFullError as exc:
             raise Overloaded(str(exc)) from exc
         except WALError as exc:
@@ -125,6 +129,11 @@ class Pipeline:
         return {"stored_spans": s.stored_spans, "batches": s.batches, "insert_failures": s.failures,
                 "last_error": s.last_error, "wal_pending_bytes": self.wal.pending_bytes(),
                 "replayed": self.ready}
+
+
+def _rows(items: list[Any]) -> list[Any]:
+    """Storage rows from a log batch; span records from a log an older version wrote are converted."""
+    return [span_row(item) if isinstance(item, SpanRecord) else item for item in items]
 
 
 def resolve_wal_dir(settings: Settings, store: Store) -> Path:

@@ -7,6 +7,11 @@ off at start-up, which is safe because that record was never acknowledged.
 Group commit: ``append`` writes to the OS and returns a position; one flusher thread fsyncs whatever was
 written since its last fsync and wakes every waiter at once, so a burst of requests shares one fsync.
 
+Hand-over: ``append(payload, value)`` may keep ``value`` (the decoded form of the payload) in memory, up to
+``memory_bytes`` of payload, until the record is stored; ``read`` then returns it as ``Record.value`` without
+reading or decoding the file. The files stay the only truth: after a restart, or past the memory bound, records
+are read back from disk (``value`` is None).
+
 Thread safety: every public method may be called from any thread.
 
 Errors:
@@ -24,9 +29,10 @@ import struct
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 logger = logging.getLogger("tracehouse.wal")
 _HEADER = struct.Struct("<II")
@@ -51,9 +57,20 @@ class Position:
 
 @dataclass(frozen=True)
 class Record:
+    """One record. Served from memory (``value`` set by ``append``), ``payload`` is empty."""
+
     start: Position
     end: Position
     payload: bytes
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class _Held:
+    start: Position
+    end: Position
+    value: Any
+    size: int  # payload bytes, counted against ``memory_bytes``
 
 
 def frame(payload: bytes) -> bytes:
@@ -77,7 +94,8 @@ def read_frames(data: bytes) -> Iterator[tuple[int, int, bytes]]:
 
 class WriteAheadLog:
     def __init__(self, directory: str | os.PathLike[str], *, segment_bytes: int = 64 * 1024 * 1024,
-                 max_bytes: int = 2 * 1024 * 1024 * 1024, fsync: bool = True) -> None:
+                 max_bytes: int = 2 * 1024 * 1024 * 1024, fsync: bool = True,
+                 memory_bytes: int = 128 * 1024 * 1024) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lockfile = open(self.directory / "lock", "a")
@@ -89,6 +107,11 @@ class WriteAheadLog:
         self.segment_bytes = segment_bytes
         self.max_bytes = max_bytes
         self._fsync = fsync
+        self.memory_bytes = memory_bytes
+        # Values handed over by ``append``, keyed by where a reader continues from to reach them (the end of
+        # the previous record, and the record's own start where that differs), in log order.
+        self._held: OrderedDict[Position, _Held] = OrderedDict()
+        self._held_bytes = 0
         self._lock = threading.Lock()
         self._synced = threading.Condition(self._lock)
         self._closed = False
@@ -100,6 +123,8 @@ class WriteAheadLog:
         self._written = Position(current, self._file.tell())
         self._durable = self._written
         self._pending = self.pending_bytes()  # framed bytes on disk not yet stored (the disk bound)
+        # With nothing left to store, a reader starts at the checkpoint, which may be no record's end.
+        self._resume: Position | None = self.checkpoint if self._pending == 0 else None
         self._sync_requested = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="tracehouse-wal-fsync", daemon=True)
         self._flusher.start()
@@ -175,21 +200,30 @@ class WriteAheadLog:
         return total
 
     # -- append and group commit ----------------------------------------------------------------
-    def append(self, payload: bytes) -> Position:
-        """Write one record (not yet durable); returns its end position for ``wait_durable``."""
+    def append(self, payload: bytes, value: Any = None) -> Position:
+        """Write one record (not yet durable); returns its end position for ``wait_durable``. ``value``, the
+        decoded payload, is kept for ``read`` while it fits in ``memory_bytes`` (never mutate it afterwards)."""
         data = frame(payload)
         with self._lock:
             if self._closed:
                 raise WALError("the write-ahead log is closed")
             if self._pending + len(data) > self.max_bytes:
                 raise WALFullError(f"write-ahead log holds {self.max_bytes} bytes not yet stored")
+            previous = self._written
             if self._written.offset and self._written.offset + len(data) > self.segment_bytes:
                 self._rotate_locked()
+            start = self._written
             self._file.write(data)
             self._file.flush()  # to the OS now; fsync comes from the flusher
             self._written = Position(self._written.segment, self._written.offset + len(data))
             self._pending += len(data)
             position = self._written
+            if value is not None and self._held_bytes + len(payload) <= self.memory_bytes:
+                held = _Held(start, position, value, len(payload))
+                for key in {start, previous, self._resume or start}:
+                    self._held[key] = held
+                self._held_bytes += len(payload)
+            self._resume = None
         self._sync_requested.set()
         return position
 
@@ -232,10 +266,22 @@ class WriteAheadLog:
 
     # -- reading and checkpoints (the writer) ---------------------------------------------------
     def read(self, start: Position, limit_bytes: int = 16 * 1024 * 1024) -> list[Record]:
-        """Durable records after ``start``, up to about ``limit_bytes`` of payload."""
-        durable = self.durable
+        """Durable records after ``start``, up to about ``limit_bytes`` of payload: from memory while the
+        values handed to ``append`` last, else from the files."""
         records: list[Record] = []
         size = 0
+        with self._lock:
+            durable = self._durable
+            position = start
+            while size < limit_bytes:
+                held = self._held.get(position)
+                if held is None or held.end > durable:
+                    break
+                records.append(Record(held.start, held.end, b"", held.value))
+                size += held.size
+                position = held.end
+        if records:
+            return records
         for segment in self._segments():
             if segment < start.segment or segment > durable.segment:
                 continue
@@ -268,6 +314,13 @@ class WriteAheadLog:
             self.checkpoint = position
             self._pending = max(0, self._pending - released_bytes)
             current = self._written.segment
+            while self._held:
+                key, held = next(iter(self._held.items()))
+                if held.end > position:
+                    break
+                del self._held[key]
+                if key == held.start:
+                    self._held_bytes -= held.size
         for segment in self._segments():
             if segment < position.segment and segment < current:
                 self._path(segment).unlink(missing_ok=True)

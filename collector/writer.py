@@ -1,10 +1,14 @@
 """The writer: one thread that drains the write-ahead log into storage in large batches.
 
-It flushes after ``batch_rows`` spans or ``max_delay_s`` since the oldest waiting record, whichever comes
-first. Each batch is announced in the checkpoint before the insert (``WriteAheadLog.begin_batch``) and
+It flushes after ``batch_rows`` spans, ``batch_bytes`` of logged payload (a bound on memory and on how long
+one insert takes, whatever the size of a span) or ``max_delay_s`` since the oldest waiting record, whichever
+comes first. Each batch is announced in the checkpoint before the insert (``WriteAheadLog.begin_batch``) and
 inserted with a deduplication token derived from its log positions, so a crash between insert and checkpoint
 replays the identical batch and storage drops the repeat. When storage fails, the batch is retried with
 backoff while ingest keeps filling the log up to its bound.
+
+Records the log still holds in memory (``WriteAheadLog.append(payload, value)``) are taken as they are; only a
+replay, or a backlog past the log's memory bound, decodes payloads from disk.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ def decode_batch(payload: bytes) -> list[Any]:
     return pickle.loads(payload)
 
 
+def _items(record: Record) -> list[Any]:
+    return record.value if record.value is not None else decode_batch(record.payload)
+
+
 @dataclass
 class WriterStats:
     stored_spans: int = 0
@@ -45,10 +53,12 @@ class WriterStats:
 
 class Writer:
     def __init__(self, wal: WriteAheadLog, insert: Callable[[list[Any], str], Any], *,
-                 batch_rows: int = 20_000, max_delay_s: float = 0.2, poll_s: float = 0.01) -> None:
+                 batch_rows: int = 20_000, max_delay_s: float = 0.2, poll_s: float = 0.01,
+                 batch_bytes: int = 48 * 1024 * 1024) -> None:
         self.wal = wal
         self._insert = insert
         self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
         self.max_delay_s = max_delay_s
         self.poll_s = poll_s
         self.stats = WriterStats()
@@ -77,26 +87,30 @@ class Writer:
                 return
         batch: list[Record] = []
         spans: list[Any] = []
+        size = 0
         oldest = 0.0
         backoff = 0.5
         while True:
             stopping = self._stop.is_set()
-            records = self.wal.read(read_from)
+            full = len(spans) >= self.batch_rows or size >= self.batch_bytes
+            records = [] if full else self.wal.read(read_from, limit_bytes=self.batch_bytes - size)
             for record in records:
                 if not batch:
                     oldest = time.monotonic()
                 batch.append(record)
-                spans.extend(decode_batch(record.payload))
+                spans.extend(_items(record))
+                size += _framed_size(record)
                 read_from = record.end
-            if not records:
+            drained = not records and not full  # nothing more to read now
+            if drained:
                 moved = self.wal.next_position(read_from)
                 if moved != read_from:
                     read_from = moved
                     continue
-            if batch and (len(spans) >= self.batch_rows or stopping
+            if batch and (len(spans) >= self.batch_rows or size >= self.batch_bytes or stopping
                           or time.monotonic() - oldest >= self.max_delay_s):
                 if self._flush(batch, spans):
-                    batch, spans, backoff = [], [], 0.5
+                    batch, spans, size, backoff = [], [], 0, 0.5
                 elif stopping and time.monotonic() >= self._give_up_at:
                     logger.error("writer: stopping with %d spans unstored (kept in the log for replay)", len(spans))
                     return
@@ -107,9 +121,9 @@ class Writer:
             if not batch and not self.replayed.is_set() and read_from >= self._startup_end:
                 self.stats.replayed = True
                 self.replayed.set()
-            if stopping and not batch and not records:
+            if stopping and not batch and drained:
                 return
-            if not records:
+            if drained:
                 time.sleep(self.poll_s)
 
     def _finish_intent(self, read_from: Position, intent: Position) -> Position | None:
@@ -126,7 +140,7 @@ class Writer:
                 continue
             batch.extend(records)
             position = records[-1].end
-        spans = [span for record in batch for span in decode_batch(record.payload)]
+        spans = [span for record in batch for span in _items(record)]
         backoff = 0.5
         while batch and not self._flush(batch, spans):
             if self._stop.is_set() and time.monotonic() >= self._give_up_at:

@@ -7,6 +7,7 @@ Read dicts carry every record column under its own name, times as ``start_time_n
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any, Sequence
 
 import orjson
@@ -44,20 +45,32 @@ def dumps(value: Any) -> str:
 INSERT_COLUMNS: tuple[str, ...] = SPAN_COLUMNS + ("retention_days",)
 
 
+# Every field in one C call, then the few columns that need converting, by position.
+_FIELDS = operator.attrgetter(*(_RECORD_FIELD.get(c, c) for c in SPAN_COLUMNS))
+_JSON_AT = tuple(i for i, c in enumerate(SPAN_COLUMNS) if c in JSON_COLUMNS)
+_TOKENS_AT = tuple(i for i, c in enumerate(SPAN_COLUMNS) if c.endswith("_tokens"))
+_TAGS_AT = SPAN_COLUMNS.index("tags")
+_REDACTED_AT = SPAN_COLUMNS.index("redacted")
+# Where Store.insert_span_rows finds what it needs in a span row.
+SPAN_INDEX = {c: i for i, c in enumerate(SPAN_COLUMNS)}
+
+
+def span_row(record: SpanRecord) -> list[Any]:
+    """A row for ``SPAN_COLUMNS``: what the collector logs and ``Store.insert_span_rows`` takes."""
+    row = list(_FIELDS(record))
+    for i in _JSON_AT:
+        value = row[i]
+        row[i] = dumps(list(value) if isinstance(value, tuple) else value)
+    row[_TAGS_AT] = list(row[_TAGS_AT])
+    row[_REDACTED_AT] = int(row[_REDACTED_AT])
+    for i in _TOKENS_AT:
+        row[i] = min(max(int(row[i]), 0), _UINT32_MAX)
+    return row
+
+
 def record_to_row(record: SpanRecord, retention_days: int = 30) -> list[Any]:
     """A row for ``INSERT_COLUMNS``."""
-    row: list[Any] = []
-    for column in SPAN_COLUMNS:
-        value = getattr(record, _RECORD_FIELD.get(column, column))
-        if column in JSON_COLUMNS:
-            value = dumps(list(value) if isinstance(value, tuple) else value)
-        elif column == "tags":
-            value = list(value)
-        elif column == "redacted":
-            value = int(value)
-        elif column.endswith("_tokens"):
-            value = min(max(int(value), 0), _UINT32_MAX)
-        row.append(value)
+    row = span_row(record)
     row.append(retention_days)
     return row
 

@@ -24,7 +24,7 @@ from . import queries
 from .errors import ConfigError, InvalidQueryError, QueryError, StorageError, UnavailableError
 from .migrate import Layout, load_migrations, schema_table_statements
 from .record import SpanRecord
-from .rows import INSERT_COLUMNS, dumps, record_to_row, row_to_dict
+from .rows import INSERT_COLUMNS, SPAN_INDEX, row_to_dict, span_row
 from .target import StorageTarget, parse_storage_url
 
 logger = logging.getLogger("tracehouse.storage")
@@ -37,6 +37,8 @@ _RETENTION_CACHE_S = 60.0
 _MUTATION_SETTINGS = {"mutations_sync": 2, "max_execution_time": 0}
 # On a cluster, an insert returns once the rows are on their shards (the WAL's ack depends on it).
 _CLUSTER_INSERT_SETTINGS = {"distributed_foreground_insert": 1}
+# Span inserts feed the rollup views in parallel (the engine's other core; same result).
+_SPAN_INSERT_SETTINGS = {"parallel_view_processing": 1}
 _DELETE_CHUNK = 10_000
 # Span attributes every span of a trace usually shares.
 _TRACE_LEVEL = frozenset({"trace_id", "tenant", "user", "session", "service", "environment", "release"})
@@ -268,31 +270,45 @@ class Store:
 
         Concurrent writers can still race past the second guard: duplicate rows are then folded by
         ReplacingMergeTree and dropped by every read of spans, but a rollup may count them."""
-        records = list(records)
+        return self.insert_span_rows([span_row(r) for r in records], dedup_token, skip_existing)
+
+    def insert_span_rows(self, rows: Sequence[Sequence[Any]], dedup_token: str | None = None,
+                         skip_existing: bool = True) -> int:
+        """``insert_spans`` for rows made by ``rows.span_row`` (the collector makes them on its ingest threads
+        and logs them). The rows are only read, never changed."""
         updates: set[tuple[str, str, str]] = set()
-        if skip_existing and records:
-            records, updates = self._without_stored(records, dedup_token or "")
-        if not records:
+        if skip_existing and rows:
+            rows, updates = self._without_stored(rows, dedup_token or "")
+        if not rows:
             return 0
         token = dedup_token or ""
-        rows = [record_to_row(r, self.retention_days(r.project))
-                + [token, int((r.project, r.trace_id, r.span_id) in updates)] for r in records]
-        settings = ({"insert_deduplication_token": dedup_token, "deduplicate_blocks_in_dependent_materialized_views": 1}
-                    if dedup_token else None)
         # Column-oriented: clickhouse-connect encodes a column at a time, about twice as fast as rows.
-        self._insert("spans", [list(column) for column in zip(*rows)],
-                     INSERT_COLUMNS + ("insert_token", "is_update"), settings, column_oriented=True)
+        columns = [list(column) for column in zip(*rows)]
+        projects, trace_ids, span_ids = (columns[SPAN_INDEX[c]] for c in ("project", "trace_id", "span_id"))
+        retention = {p: self.retention_days(p) for p in set(projects)}
+        columns.append([retention[p] for p in projects])
+        columns.append([token] * len(rows))
+        columns.append([int(key in updates) for key in zip(projects, trace_ids, span_ids)] if updates
+                       else [0] * len(rows))
+        settings = dict(_SPAN_INSERT_SETTINGS)
+        if dedup_token:
+            settings.update(insert_deduplication_token=dedup_token,
+                            deduplicate_blocks_in_dependent_materialized_views=1)
+        self._insert("spans", columns, INSERT_COLUMNS + ("insert_token", "is_update"), settings,
+                     column_oriented=True)
         return len(rows)
 
-    def _without_stored(self, records: list[SpanRecord],
-                        token: str) -> tuple[list[SpanRecord], set[tuple[str, str, str]]]:
-        """The records to write, and which of them update a stored span (they carry more content)."""
-        by_project: dict[str, list[SpanRecord]] = {}
-        for r in records:
-            by_project.setdefault(r.project, []).append(r)
+    def _without_stored(self, rows: Sequence[Sequence[Any]],
+                        token: str) -> tuple[list[Sequence[Any]], set[tuple[str, str, str]]]:
+        """The span rows to write, and which of them update a stored span (they carry more content)."""
+        project_at, trace_at, span_at, start_at = (SPAN_INDEX[c] for c in ("project", "trace_id", "span_id",
+                                                                           "start_time"))
+        by_project: dict[str, list[Sequence[Any]]] = {}
+        for r in rows:
+            by_project.setdefault(r[project_at], []).append(r)
         stored: dict[tuple[str, str, str], int] = {}
         for project, group in by_project.items():
-            _, rows = self._query(
+            _, found = self._query(
                 "SELECT trace_id, span_id, max(length(input_messages) + length(output_messages) "
                 "+ length(input_text) + length(output_text)) FROM spans WHERE project = {project:String} "
                 "AND (insert_token = '' OR insert_token != {token:String}) "
@@ -302,15 +318,15 @@ class Store:
                 "(SELECT fromUnixTimestamp64Nano(k.1, 'UTC'), k.2, k.3 FROM "
                 "(SELECT arrayJoin({keys:Array(Tuple(Int64, String, String))}) AS k)) "
                 "GROUP BY trace_id, span_id",
-                {"project": project, "token": token, "lo": min(r.start_time_ns for r in group),
-                 "hi": max(r.start_time_ns for r in group),
-                 "keys": [(r.start_time_ns, r.trace_id, r.span_id) for r in group]},
+                {"project": project, "token": token, "lo": min(r[start_at] for r in group),
+                 "hi": max(r[start_at] for r in group),
+                 "keys": [(r[start_at], r[trace_at], r[span_at]) for r in group]},
             )
-            stored.update(((project, t, s), int(size)) for t, s, size in rows)
+            stored.update(((project, t, s), int(size)) for t, s, size in found)
         seen: set[tuple[str, str, str]] = set()
         fresh, updates = [], set()
-        for r in records:  # also drop repeats inside the batch itself
-            key = (r.project, r.trace_id, r.span_id)
+        for r in rows:  # also drop repeats inside the batch itself
+            key = (r[project_at], r[trace_at], r[span_at])
             if key in seen:
                 continue
             if key in stored:
@@ -319,8 +335,8 @@ class Store:
                 updates.add(key)
             seen.add(key)
             fresh.append(r)
-        if len(fresh) < len(records):
-            logger.debug("insert: %d of %d spans already stored", len(records) - len(fresh), len(records))
+        if len(fresh) < len(rows):
+            logger.debug("insert: %d of %d spans already stored", len(rows) - len(fresh), len(rows))
         return fresh, updates
 
     def _page(self, build: Any, limit: int) -> list[dict[str, Any]]:
@@ -700,10 +716,12 @@ class Store:
                           {"project": project, "ids": ids[i:i + _DELETE_CHUNK]}, _MUTATION_SETTINGS)
 
 
-def _content_size(record: SpanRecord) -> int:
+_CONTENT_AT = tuple(SPAN_INDEX[c] for c in ("input_messages", "output_messages", "input_text", "output_text"))
+
+
+def _content_size(row: Sequence[Any]) -> int:
     """The bytes of content a copy of a span carries, as the stored columns' lengths count them."""
-    return sum(len(x.encode()) for x in (dumps(list(record.input_messages)), dumps(list(record.output_messages)),
-                                         record.input_text, record.output_text))
+    return sum(len(row[i].encode()) for i in _CONTENT_AT)
 
 
 def _check_retention(days: int) -> int:

@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from benchmarks.otlp_load import make_batches
+from tracehouse.collector.pipeline import Pipeline
+from tracehouse.collector.settings import Settings
 from tracehouse.collector.wal import WriteAheadLog
 from tracehouse.collector.writer import Writer, encode_batch
 from tracehouse.storage import QueryError, SpanFilter, SpanRecord
@@ -141,3 +143,23 @@ def test_storage_outage_then_recovery_loses_nothing(store, tmp_path):
     items, _ = store.search_spans("p", window, limit=1000)
     assert len(items) == 300 and writer.stats.failures == 4
     assert sum(r.spans for r in store.metrics("p", window, 86400)) == 300
+
+
+def test_a_log_of_span_records_from_the_previous_version_is_stored_after_an_upgrade(store, tmp_path):
+    """Older collectors logged pickled span records; this one logs storage rows. A log left unstored by an
+    upgrade is replayed through the new writer."""
+    wal = WriteAheadLog(tmp_path / "wal")
+    records = [SpanRecord(project="p", trace_id=f"{i:032x}", span_id=f"{i + 1:016x}", parent_span_id="",
+                          name="old", start_time_ns=1_700_000_000 * 10**9 + i, end_time_ns=1_700_000_000 * 10**9 + i)
+               for i in range(20)]
+    wal.wait_durable(wal.append(encode_batch(records)))
+    wal.close()
+    pipeline = Pipeline(Settings(wal_dir=str(tmp_path / "wal")), store)
+    pipeline.start()
+    try:
+        assert pipeline.wait_stored(30)
+    finally:
+        pipeline.stop()
+    window = SpanFilter(start_ns=1_699_000_000 * 10**9, end_ns=1_701_000_000 * 10**9)
+    items, _ = store.search_spans("p", window, limit=100)
+    assert sorted(i["span_id"] for i in items) == sorted(r.span_id for r in records)

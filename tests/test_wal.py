@@ -158,3 +158,51 @@ def test_replay_after_a_crash_repeats_the_same_batch_with_the_same_token(tmp_pat
 def test_batch_codec_round_trips():
     assert decode_batch(encode_batch([{"a": 1}, (2, "x")])) == [{"a": 1}, (2, "x")]
     assert Position(1, 5) < Position(2, 0)
+
+
+def test_values_handed_to_append_are_read_from_memory_until_stored(tmp_path):
+    wal = WriteAheadLog(tmp_path, segment_bytes=60, memory_bytes=51)
+    values = [[i] for i in range(6)]
+    for v in values:  # 17-byte payloads, 25-byte frames: two per segment, three in memory
+        wal.wait_durable(wal.append(encode_batch(v), v))
+    records, position = [], wal.checkpoint
+    while True:
+        batch = wal.read(position)
+        if not batch:
+            moved = wal.next_position(position)
+            if moved == position:
+                break
+            position = moved
+            continue
+        records += batch
+        position = batch[-1].end
+    assert [r.value is v for r, v in zip(records, values)] == [True, True, True, False, False, False]
+    assert [r.value if r.value is not None else decode_batch(r.payload) for r in records] == values
+    wal.mark_stored(position, sum(r.end.offset - r.start.offset for r in records))
+    wal.wait_durable(wal.append(encode_batch([9]), [9]))  # the bound was released with the stored records
+    assert wal.read(position)[0].value == [9]
+    wal.close()
+    wal = WriteAheadLog(tmp_path)  # after a restart, only the files
+    assert [decode_batch(r.payload) for r in wal.read(wal.checkpoint)] == [[9]]
+    wal.close()
+
+
+def test_writer_cuts_batches_by_bytes_as_well_as_rows(tmp_path):
+    wal = WriteAheadLog(tmp_path)
+    store = FlakyStore(failures=0)
+    batches: list[int] = []
+
+    def insert(spans, token):
+        batches.append(len(spans))
+        store.insert(spans, token)
+
+    writer = Writer(wal, insert, batch_rows=1000, max_delay_s=5, batch_bytes=1000)
+    for i in range(40):
+        payload = [f"{i}-{j}" for j in range(10)]  # about 100 bytes a record
+        end = wal.append(encode_batch(payload), payload if i % 2 else None)  # from memory and from the file
+    wal.wait_durable(end)
+    writer.start()
+    writer.stop(timeout=30)
+    assert sorted(store.rows) == sorted(f"{i}-{j}" for i in range(40) for j in range(10))
+    assert len(batches) >= 4 and max(batches) <= 140  # ~1000 bytes each, not one 400-span batch after 5 s
+    wal.close()
