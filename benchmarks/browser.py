@@ -83,9 +83,17 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = 90) ->
     raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-# Streamlit serving the dashboard package from another folder (``source``), e.g. an older copy to compare with.
-_FROM_SOURCE = ("import sys, tracehouse.dashboard as package; package.__path__[:] = [sys.argv.pop(1)]; "
-                "from streamlit.web.cli import main; sys.exit(main())")
+# ``tracehouse dashboard`` with the dashboard package (its launcher's Streamlit options included) imported from
+# another folder: argv is that folder, then the port.
+_FROM_SOURCE = """
+import sys
+import tracehouse.dashboard as package
+package.__path__[:] = [sys.argv.pop(1)]
+from tracehouse.dashboard.run import streamlit_command
+sys.argv = ["streamlit", *streamlit_command(int(sys.argv.pop(1)))[4:]]
+from streamlit.web.cli import main
+sys.exit(main())
+"""
 
 
 @contextlib.contextmanager
@@ -94,17 +102,13 @@ def running_dashboard(endpoint: str, api_key: str, port: int, log_path: Path, st
     """``tracehouse dashboard`` on ``port`` reading the collector at ``endpoint``; yields its base URL and stops
     it on exit (the launcher forwards SIGTERM to Streamlit). Its output goes to ``log_path``.
 
-    ``source``: serve the ``tracehouse.dashboard`` package from this folder instead of the installed one (the
-    same Streamlit options), to time an older copy of it against the current one."""
+    ``source``: serve the ``tracehouse.dashboard`` package from this folder instead of the installed one (with
+    the Streamlit options of its own launcher), to time an older copy of it against the current one."""
     env = {**os.environ, "TRACEHOUSE_ENDPOINT": endpoint, "TRACEHOUSE_API_KEY": api_key}
     if source is None:
         command = [str(_TRACEHOUSE), "dashboard", "--port", str(port)]
     else:
-        from tracehouse.dashboard.run import streamlit_command
-
-        source = Path(source).resolve()
-        run, _, *options = streamlit_command(port)[4:]  # "run", the installed app.py, the --options
-        command = [sys.executable, "-P", "-c", _FROM_SOURCE, str(source), run, str(source / "app.py"), *options]
+        command = [sys.executable, "-P", "-c", _FROM_SOURCE, str(Path(source).resolve()), str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

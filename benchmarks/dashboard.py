@@ -1,8 +1,9 @@
 """Dashboard benchmark: page render times in a real browser over a large data set (the issue's 1 million spans).
 
     .venv/bin/python benchmarks/dashboard.py --spans 1000000              # the target: every page < 2 s
-    .venv/bin/python benchmarks/dashboard.py --spans 1000000 --dir /tmp/th-dash --keep
+    .venv/bin/python benchmarks/dashboard.py --spans 1000000 --dir /tmp/th-dash   # kept, for --reuse
     .venv/bin/python benchmarks/dashboard.py --dir /tmp/th-dash --reuse    # time the pages again, no load
+    .venv/bin/python benchmarks/dashboard.py --dir /tmp/th-dash --reuse --compare-with /tmp/old/dashboard --rounds 3
 
 Loads ``--spans`` spans straight into the embedded store through the storage benchmark's bulk path
 (``benchmarks/query.py``: rows generated inside ClickHouse by ``INSERT ... SELECT``, rollups filled by their
@@ -15,17 +16,23 @@ open by default), starts ``tracehouse dashboard`` and drives Debian's headless C
 
 For each page it reports, in the page's own clock from navigation start: when its main content is visible,
 and when Streamlit's script run is over (the whole page drawn), on the first visit (the dashboard's API cache
-cold) and on a revisit within the cache's TTL. It also times the query-API calls behind the pages, so a slow
-page points at its endpoint. ``--reuse`` keeps the data of an earlier ``--keep`` run; its spans age with the
-clock, so reload after a few hours.
+cold) and on a revisit within the cache's TTL; with ``--rounds N``, the median of N such pairs. It also times the
+query-API calls behind the pages, so a slow page points at its endpoint. A ``--dir`` is kept (a temporary work
+directory is removed unless ``--keep``); ``--reuse`` times the pages again over the data loaded there. The spans
+age with the clock: reload after a few hours. ``--compare-with`` serves a second copy of the dashboard package
+(say, the last commit's: ``git archive HEAD dashboard | tar -x -C /tmp/old``) beside the current one and times
+every page on both, back to back: on a shared machine, before/after numbers taken minutes apart are not
+comparable.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +49,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.browser import IDLE, chromium_missing, chromium_page, running_dashboard, wait_for_content  # noqa: E402
 from benchmarks.ingest import free_port  # noqa: E402
+from tracehouse.dashboard.data import CACHE_TTL_S  # noqa: E402
 
 TARGET_S = 2.0
 ADMIN = "bench-admin"
@@ -69,7 +77,7 @@ def pages(trace_id: str, session_id: str) -> list[Page]:
         Page("session", f"/sessions?session_id={session_id}", "[data-testid=stChatMessage]"),
         Page("cost", "/cost", "div.js-plotly-plot"),
         Page("quality", "/quality", "div.js-plotly-plot"),
-        Page("failure clusters", "/clusters", ANY_CONTENT),
+        Page("failure clusters", "/clusters", "div.js-plotly-plot, [data-testid=stAlert]"),  # map, or no runs
         Page("drift", "/drift", "[data-testid=stDataFrame]"),
         Page("replay & compare", "/replay", "text:Replay"),
     ]
@@ -203,7 +211,7 @@ def time_api(client: httpx.Client, trace_id: str, session_id: str) -> list[tuple
         ("traces, newest 1000, last hour", "/api/v1/traces", {**last_hour, "limit": 1000}),
         ("traces, newest 1000 (24 h)", "/api/v1/traces", {**window, "limit": 1000}),
         ("traces, status=error", "/api/v1/traces", {**window, "status": "error", "limit": 50}),
-        ("spans, newest 500 llm, last hour", "/api/v1/spans", {**last_hour, "kind": "llm", "limit": 500}),
+        ("spans, newest 200 llm, last hour", "/api/v1/spans", {**last_hour, "kind": "llm", "limit": 200}),
         ("spans, one session", "/api/v1/spans", {**window, "session": session_id, "limit": 1000}),
         ("one trace", f"/api/v1/traces/{trace_id}", {}),
         ("clustering runs", "/api/v1/analytics/clusters/runs", {"limit": 50}),
@@ -234,47 +242,73 @@ def render(page: Any, url: str, ready: str, timeout_ms: int) -> Timing:
     problem = ""
     for selector, what in ((EXCEPTION, "exception"), (ERROR_BOX, "error box")):
         if page.locator(selector).count():
-            problem = f"{what}: {page.locator(selector).first.inner_text()[:200]}"
+            problem = f"{what}: " + " ".join(page.locator(selector).first.inner_text().split())[:120]
     return Timing(content, done, problem)
 
 
-def browse(dash: str, trace_id: str, session_id: str, range_key: str, timeout_ms: int,
-           only: set[str]) -> list[tuple[str, Timing, Timing]]:
-    results = []
+Results = dict[str, list[tuple[str, Timing, Timing]]]  # dashboard label -> (page, first visit, revisit)
+
+
+def browse(dashboards: dict[str, str], trace_id: str, session_id: str, range_key: str, timeout_ms: int,
+           only: set[str], rounds: int) -> Results:
+    """Every page on every dashboard (label -> base URL), ``rounds`` times; each timing is the median of its
+    rounds. With two dashboards, each page is timed on both, one right after the other (who goes first
+    alternates), so a busy machine slows both alike. A round takes minutes, far beyond the API cache's TTL, so
+    every round's first visit is a cold one (a round of a few pages waits for the TTL to pass)."""
+    samples: dict[tuple[str, str], list[tuple[Timing, Timing]]] = {}
     with chromium_page(VIEWPORT, timeout_ms) as page:
         # Warm the browser's cache of the app's JavaScript, Plotly's included, on another range so the
-        # dashboard's data cache stays cold for the timed pages.
+        # dashboards' data caches stay cold for the timed pages.
         warm_range = "30d" if range_key == "1h" else "1h"
-        render(page, f"{dash}/?range={warm_range}", ANY_CONTENT, timeout_ms)
-        for p in pages(trace_id, session_id):
-            if only and p.name not in only:
-                continue
-            url = f"{dash}{p.path}{'&' if '?' in p.path else '?'}range={range_key}"
-            first = render(page, url, p.ready, timeout_ms)
-            again = render(page, url, p.ready, timeout_ms)
-            results.append((p.name, first, again))
-            log(f"{p.name}: content {first.content_s:.2f} s, done {first.done_s:.2f} s; revisit "
-                f"{again.content_s:.2f} / {again.done_s:.2f} s {first.problem}")
+        for dash in dashboards.values():
+            render(page, f"{dash}/?range={warm_range}", ANY_CONTENT, timeout_ms)
+        order = list(dashboards)
+        for round_no in range(1, rounds + 1):
+            began = time.monotonic()
+            for p in pages(trace_id, session_id):
+                if only and p.name not in only:
+                    continue
+                for label in order:
+                    url = f"{dashboards[label]}{p.path}{'&' if '?' in p.path else '?'}range={range_key}"
+                    first = render(page, url, p.ready, timeout_ms)
+                    again = render(page, url, p.ready, timeout_ms)
+                    samples.setdefault((label, p.name), []).append((first, again))
+                    log(f"round {round_no}, {p.name} ({label}): content {first.content_s:.2f} s, done "
+                        f"{first.done_s:.2f} s; revisit {again.content_s:.2f} / {again.done_s:.2f} s {first.problem}")
+                order.reverse()
+            if round_no < rounds:  # a short round (--page): wait out the API cache, so the next visit is cold
+                time.sleep(max(0.0, CACHE_TTL_S + 1 - (time.monotonic() - began)))
+    results: Results = {label: [] for label in dashboards}
+    for (label, name), visits in samples.items():
+        results[label].append((name, _median([v[0] for v in visits]), _median([v[1] for v in visits])))
     return results
 
 
-def report(meta: dict[str, Any], in_window: int, range_key: str, results: list[tuple[str, Timing, Timing]],
-           api: list[tuple[str, float]], analytics: list[str]) -> None:
+def _median(timings: list[Timing]) -> Timing:
+    return Timing(statistics.median(t.content_s for t in timings), statistics.median(t.done_s for t in timings),
+                  next((t.problem for t in timings if t.problem), ""))
+
+
+def report(meta: dict[str, Any], in_window: int, range_key: str, results: Results, api: list[tuple[str, float]],
+           analytics: list[str], rounds: int) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nDashboard pages: {meta['spans']:,} bulk-loaded spans over {meta['days']:g} day(s) "
-          f"(+ demo traffic), {in_window:,} spans in the range {range_key}")
+    print(f"\nDashboard pages: {meta['spans']:,} bulk-loaded spans over {meta['days']:g} day(s) (+ demo traffic), "
+          f"{in_window:,} spans in the range {range_key}")
     if meta.get("load_s"):
         print(f"bulk load {meta['load_s']:.1f} s ({meta['spans'] / meta['load_s']:,.0f} spans/s), merges "
               f"{meta['merge_s']:.0f} s, rollups compacted in {meta['compact_s']:.1f} s")
     print("analytics: " + "; ".join(analytics))
-    print(f"{os.cpu_count()} CPUs, load average now {load}. Seconds from navigation start; target < "
-          f"{TARGET_S:.0f} s. 'content': the page's main content visible; 'done': Streamlit's run over.")
-    print(f"{'page':<20}{'first: content':>16}{'done':>8}{'revisit: content':>19}{'done':>8}")
-    print("-" * 71)
-    for name, first, again in results:
-        flag = "" if first.done_s < TARGET_S else "  over target"
-        print(f"{name:<20}{first.content_s:>14.2f} s{first.done_s:>6.2f} s{again.content_s:>17.2f} s"
-              f"{again.done_s:>6.2f} s{flag}{'  ' + first.problem if first.problem else ''}")
+    print(f"{os.cpu_count()} CPUs, load average now {load}. Seconds from navigation start (median of {rounds} "
+          f"round(s)); target < {TARGET_S:.0f} s. 'content': the page's main content visible; 'done': Streamlit's "
+          "run over.")
+    for label, rows in results.items():
+        print(f"\n{label}")
+        print(f"{'page':<20}{'first: content':>16}{'done':>8}{'revisit: content':>19}{'done':>8}")
+        print("-" * 71)
+        for name, first, again in rows:
+            flag = "" if first.done_s < TARGET_S else "  over target"
+            print(f"{name:<20}{first.content_s:>14.2f} s{first.done_s:>6.2f} s{again.content_s:>17.2f} s"
+                  f"{again.done_s:>6.2f} s{flag}{'  ' + first.problem if first.problem else ''}")
     print(f"\n{'query API call':<34}{'time':>10}")
     print("-" * 44)
     for name, seconds in api:
@@ -291,9 +325,13 @@ def main() -> None:
     parser.add_argument("--analytics-timeout", type=float, default=600.0, help="seconds an analytics run may take")
     parser.add_argument("--no-analytics", action="store_true", help="no clustering or drift run before the pages")
     parser.add_argument("--page", action="append", default=[], help="time only this page (repeatable)")
+    parser.add_argument("--rounds", type=int, default=1, help="visit every page this many times; medians shown")
     parser.add_argument("--dir", default=None, help="work directory, kept (default: a new one under /tmp, removed)")
-    parser.add_argument("--reuse", action="store_true", help="the data already loaded in --dir (with --keep)")
+    parser.add_argument("--reuse", action="store_true", help="time the pages over the data loaded in --dir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (data, logs)")
+    parser.add_argument("--compare-with", type=Path, default=None, metavar="DIR",
+                        help="also serve the dashboard package from DIR (an older copy: git archive HEAD dashboard "
+                             "| tar -x -C /tmp/old, then /tmp/old/dashboard) and time both, page by page")
     args = parser.parse_args()
     if reason := chromium_missing():
         raise SystemExit(reason)
@@ -304,7 +342,7 @@ def main() -> None:
     meta_file = workdir / BENCH_FILE
     if args.reuse:
         if not meta_file.exists():
-            parser.error(f"{meta_file} is missing: load into {workdir} first (without --reuse, with --keep)")
+            parser.error(f"{meta_file} is missing: load into {workdir} first (the same command without --reuse)")
         meta = json.loads(meta_file.read_text())
         meta["load_s"] = 0.0
     else:
@@ -316,7 +354,7 @@ def main() -> None:
             meta = pool.submit(bulk_load, str(workdir / "data"), args.spans, args.days).result()
         meta_file.write_text(json.dumps(meta))
         log(f"loaded {meta['spans']:,} spans in {meta['load_s']:.1f} s")
-    keep = args.keep or args.reuse or bool(args.dir)
+    keep = args.keep or bool(args.dir)
 
     collector = start_collector(workdir, port := free_port())
     base, key = f"http://127.0.0.1:{port}", meta["key"]
@@ -333,15 +371,21 @@ def main() -> None:
             in_window = stored_spans(client, rfc3339(now - timedelta(hours=span)), rfc3339(now + timedelta(hours=1)))
             trace_id, session_id = sample_ids(client)
             api = time_api(client, trace_id, session_id)
-        with running_dashboard(base, key, free_port(), workdir / "dashboard.log") as dash:
-            results = browse(dash, trace_id, session_id, args.range, int(args.timeout * 1000), set(args.page))
+        with contextlib.ExitStack() as stack:
+            dashboards = {"current": stack.enter_context(
+                running_dashboard(base, key, free_port(), workdir / "dashboard.log"))}
+            if args.compare_with is not None:
+                dashboards[f"served from {args.compare_with}"] = stack.enter_context(running_dashboard(
+                    base, key, free_port(), workdir / "dashboard-compared.log", source=args.compare_with))
+            results = browse(dashboards, trace_id, session_id, args.range, int(args.timeout * 1000),
+                             set(args.page), max(1, args.rounds))
     finally:
         stop(collector)
         if keep:
             log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    report(meta, in_window, args.range, results, api, analytics)
+    report(meta, in_window, args.range, results, api, analytics, max(1, args.rounds))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ which runs ``streamlit run`` on ``app.py``. Layers, each importable without Stre
 - ``settings``: ``TRACEHOUSE_ENDPOINT`` / ``TRACEHOUSE_API_KEY``, resolved once at app start
 - ``api_client``: ``ApiClient`` over httpx, every failure raised as ``ApiError`` with a human message
 - ``timerange``, ``frames``, ``figures``: pure time windows, API JSON -> DataFrames, DataFrames -> Plotly figures
-- ``conversation``, ``signals``, ``budgets``: pure sessions-as-chat, quality signals (refusals, truncation, ...),
-  cost by day and daily budgets
+- ``conversation``, ``signals``, ``budgets``, ``runlist``: pure sessions-as-chat, quality signals (refusals,
+  truncation, ...), cost by day and daily budgets, analytics run lists (the default run, the picker's labels)
 - ``data``, ``session``, ``runs`` (Streamlit): cached API calls, session state and query-parameter glue, following
   analytics runs (pages whose endpoint a collector lacks show what they will show, found from ``/openapi.json``)
 - ``app`` + ``pages_/``: the Streamlit entry point and its thin pages; ``run``: the launcher

@@ -10,8 +10,9 @@ Every failure is raised as ``ApiError``, whose ``str()`` is a sentence fit to sh
                          such route yet (``route_missing``: FastAPI's bare "Not Found", or 405)
       any other status   the collector refused the request; its ``detail`` is quoted
 
-The client holds one ``httpx.Client`` (a connection pool); it is not thread-safe to close while in use.
-Use it as a context manager, or call ``close()``.
+The client holds one ``httpx.Client`` (a connection pool), which can be shared between threads (the dashboard
+shares one per settings, see ``data``); do not close it while another thread uses it. Use it as a context
+manager, or call ``close()``.
 """
 
 from __future__ import annotations

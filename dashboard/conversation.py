@@ -45,20 +45,24 @@ def sessions_from_traces(traces: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=list(SESSION_COLUMNS)).astype({"traces": "int64", "cost_usd": "float64"})
     df = df.sort_values("start_time", kind="stable")
-    grouped = df.groupby("session", sort=False)
+    # Blank text as missing, so ``first()`` (which skips missing values) finds each session's first non-blank.
+    texts = {col: df[col].where(df[col].fillna("") != "") for col in ("user", "tenant", "input_preview")}
+    df = df.assign(**texts, is_error=df["status"] == "error")
+    grouped = df.groupby("session", sort=False)  # vectorized: a page of 1,000 traces is ~1,000 sessions
     out = pd.DataFrame({
-        "user": grouped["user"].agg(lambda s: next((v for v in s if v), "")),
-        "tenant": grouped["tenant"].agg(lambda s: next((v for v in s if v), "")),
+        "user": grouped["user"].first(),
+        "tenant": grouped["tenant"].first(),
         "first_seen": grouped["start_time"].min(),
         "last_seen": grouped["start_time"].max(),
         "traces": grouped.size(),
         "llm_calls": grouped["llm_calls"].sum(),
-        "errors": grouped["status"].agg(lambda s: int((s == "error").sum())),
+        "errors": grouped["is_error"].sum().astype("int64"),
         "input_tokens": grouped["input_tokens"].sum(),
         "output_tokens": grouped["output_tokens"].sum(),
         "cost_usd": grouped["cost_usd"].sum(min_count=1),
-        "first_input": grouped["input_preview"].agg(lambda s: next((v for v in s if v), "")),
+        "first_input": grouped["input_preview"].first(),
     }).reset_index()  # fmt: skip
+    out[["user", "tenant", "first_input"]] = out[["user", "tenant", "first_input"]].fillna("")
     return out[list(SESSION_COLUMNS)].sort_values("last_seen", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .frames import metrics_to_frame, span_tree_frame, spans_to_frame
 
@@ -67,10 +68,12 @@ SERIES_COLORS = ["#636EFA", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#B6E880
 # Quality signals (see signals.py): red is the error, the rest warm-to-grey by how bad they usually are.
 SIGNAL_COLORS = {"error": ERROR_COLOR, "content filter": "#AB63FA", "refusal": "#FFA15A", "truncated": "#FECB52",
                  "empty": "#8C8C8C", "ok": "#00CC96"}
-# Drift verdicts: anything not listed (e.g. "insufficient data") is grey.
-VERDICT_COLORS = {"drift": ERROR_COLOR, "alert": ERROR_COLOR, "warning": "#FFA15A", "warn": "#FFA15A",
-                  "ok": "#00CC96", "stable": "#00CC96", "no drift": "#00CC96"}
+# Drift verdicts as the API spells them (analytics/drift.py: drift, no_drift, insufficient_data); anything else
+# (an older collector's "ok", say) is grey.
+VERDICT_COLORS = {"drift": ERROR_COLOR, "no_drift": "#00CC96", "insufficient_data": "#8C8C8C"}
 _NEUTRAL = "#8C8C8C"
+MAX_COST_SERIES = 10  # stacked cost series before the rest become "N others"
+MAX_BUDGET_ROWS = 20  # tenants in the budget chart (the table below it has them all)
 _ROW_PX = 26
 _LABEL_CHARS = 40  # longer span names are cut in the timeline's left column (hover shows them whole)
 _INDENT_PX = 14
@@ -87,14 +90,27 @@ def template_for(theme_type: str | None) -> str:
     return LIGHT_TEMPLATE if theme_type == "light" else NEUTRAL_TEMPLATE
 
 
+def _set_template(fig: go.Figure, name: str) -> None:
+    """``fig.layout.template = name`` without validating the registered template again. Validation walks the
+    whole template (defaults for every trace type): tens of milliseconds, most of the cost of building one of
+    these figures. Plotly applies its default template the same way, trusting registered templates
+    (``BaseFigure._initialize_layout_template``); ``test_template_and_window_are_applied`` pins the result."""
+    layout = fig.layout
+    validate, layout._validate = layout._validate, False
+    try:
+        layout.template = pio.templates[name]
+    finally:
+        layout._validate = validate
+
+
 def _base(title: str, template: str, y_title: str, *, height: int = 320, x_range: XRange = None) -> go.Figure:
     fig = go.Figure()
+    _set_template(fig, LIGHT_TEMPLATE if template == NEUTRAL_TEMPLATE else template)
     if x_range is not None:
         # The whole selected window, so quiet stretches show as quiet rather than being cropped away.
         fig.update_xaxes(range=list(x_range))
     fig.update_layout(
         title=title,
-        template=LIGHT_TEMPLATE if template == NEUTRAL_TEMPLATE else template,
         height=height,
         margin=dict(l=10, r=10, t=50, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
@@ -197,16 +213,26 @@ def build_latency_figure(
 
 
 def build_cost_figure(
-    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None, title: str = "Cost"
+    df: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, x_range: XRange = None, title: str = "Cost",
+    max_series: int = MAX_COST_SERIES,
 ) -> go.Figure:
     """Cost in USD per bucket, stacked by group (by model on the Overview); groups that cost nothing are left
-    out, so tool and retrieval spans do not crowd the legend."""
+    out, so tool and retrieval spans do not crowd the legend. Beyond the ``max_series`` most expensive groups,
+    the rest are stacked as one "N others" series: a thousand tenants would be a thousand traces, slow to build,
+    slow to draw and impossible to read."""
     fig = _base(title, template, "USD", x_range=x_range)
-    costed = df[df["group"].isin(df.groupby("group")["cost_usd"].sum().loc[lambda s: s > 0].index)]
-    if costed.empty:
+    totals = df.groupby("group")["cost_usd"].sum()
+    ranked = totals[totals > 0].sort_values(ascending=False, kind="stable")
+    if ranked.empty:
         return _empty(fig, NO_DATA if df.empty else "No priced spans in this time range")
-    for label, rows in _groups(costed):
+    kept = ranked.index if len(ranked) <= max_series + 1 else ranked.index[:max_series]  # never "1 others"
+    for label, rows in _groups(df[df["group"].isin(kept)]):
         fig.add_bar(x=rows["time"], y=rows["cost_usd"], name=label, hovertemplate="$%{y:,.4f}")
+    rest = df[df["group"].isin(ranked.index.difference(kept))]
+    if not rest.empty:
+        others = rest.groupby("time", sort=True)["cost_usd"].sum()
+        fig.add_bar(x=others.index, y=others.to_numpy(), name=f"{len(ranked) - len(kept)} others",
+                    marker_color=_NEUTRAL, hovertemplate="$%{y:,.4f}")
     fig.update_layout(barmode="stack", showlegend=True)
     return _legend_aside(fig)
 
@@ -265,13 +291,21 @@ def build_waterfall_figure(spans: Iterable[Mapping[str, Any]], *, template: str 
 
 # -- cost and budgets ------------------------------------------------------------------------------------------
 
-def build_budget_figure(status: pd.DataFrame, *, template: str = LIGHT_TEMPLATE) -> go.Figure:
+def build_budget_figure(status: pd.DataFrame, *, template: str = LIGHT_TEMPLATE,
+                        max_rows: int = MAX_BUDGET_ROWS) -> go.Figure:
     """Each tenant's most expensive day (bar, red when over its budget) against its daily budget (marker).
-    Input: ``budgets.budget_status`` rows."""
-    fig = _base("Highest daily cost against budget", template, "", height=140 + 28 * max(len(status), 1))
-    if status.empty:
+    Input: ``budgets.budget_status`` rows, whose first ``max_rows`` (the furthest over, else the most
+    expensive) are drawn; the title says how many of how many."""
+    title = "Highest daily cost against budget"
+    if len(status) > max_rows:
+        title += f"<br><sup>the first {max_rows} of {len(status):,} tenants: furthest over, else costliest</sup>"
+    shown = status.iloc[:max_rows]
+    fig = _base(title, template, "", height=140 + 28 * max(len(shown), 1))
+    if shown.empty:
         return _empty(fig)
-    rows = status.iloc[::-1]  # the first row (furthest over) at the top
+    if len(status) > max_rows:
+        fig.update_layout(margin=dict(t=75))  # room for the second line of the title
+    rows = shown.iloc[::-1]  # the first row (furthest over) at the top
     over = rows["budget_usd"].notna() & (rows["peak_usd"] > rows["budget_usd"].astype("float64"))
     fig.add_bar(
         orientation="h", y=rows["tenant"], x=rows["peak_usd"], name="highest day",
@@ -355,27 +389,43 @@ def build_score_figure(scores: pd.DataFrame, *, template: str = LIGHT_TEMPLATE, 
 
 def build_cluster_map_figure(clusters: pd.DataFrame, members: pd.DataFrame | None = None, *,
                              template: str = LIGHT_TEMPLATE) -> go.Figure:
-    """The failure-cluster map: members as points at their 2-D position, coloured by their cluster's failure
-    lift (hover: the cluster's label). Without members, one bubble per cluster: size against failure rate.
+    """The failure-cluster map, coloured by failure lift (hover: the cluster's label). With ``members`` (a sample
+    that spans the clusters), one point per member at its 2-D position; else one bubble per cluster, sized by
+    its interactions, at its own 2-D position when the run gives one (``x, y``), else placed by size against
+    failure rate. A page of members is no such sample: the API orders them by cluster, so it holds one or two.
 
-    ``clusters``: ``cluster_id, label, size, failure_rate, lift``; ``members``: ``cluster_id, x, y``."""
+    ``clusters``: ``cluster_id, label, size, failure_rate, lift`` (``x, y``); ``members``: ``cluster_id, x, y``."""
     fig = _base("Failure clusters", template, "", height=460)
     if clusters.empty:
         return _empty(fig, "No clusters in this run")
     info = clusters.set_index("cluster_id")
     lift_max = max(float(clusters["lift"].max() or 1.0), 1.0)
     color = dict(colorscale="RdYlBu_r", cmin=0, cmax=lift_max, colorbar=dict(title="lift"))
+    placed = {"x", "y"} <= set(clusters.columns) and bool(clusters[["x", "y"]].notna().all(axis=None))
     if members is not None and not members.empty:
         points = members.join(info[["label", "lift", "failure_rate"]], on="cluster_id")
-        fig.add_scattergl(
+        # SVG, not WebGL: it draws a few hundred points sooner, and a browser without a GPU (a VM, a headless
+        # test) would emulate WebGL on the CPU.
+        fig.add_scatter(
             x=points["x"], y=points["y"], mode="markers", name="interactions",
             marker=dict(size=6, color=points["lift"], **color),
             customdata=points[["label", "lift", "failure_rate"]].to_numpy(),
             hovertemplate="%{customdata[0]}<br>lift %{customdata[1]:.2f}, failure rate "
                           "%{customdata[2]:.0%}<extra></extra>",
         )  # fmt: skip
-        fig.update_xaxes(showticklabels=False, title="")
-        fig.update_yaxes(showticklabels=False)
+    elif placed:
+        fig.add_scatter(
+            x=clusters["x"], y=clusters["y"], mode="markers+text", name="clusters",
+            text=[_clip(str(t)) for t in clusters["label"]], textposition="top center",
+            marker=dict(size=(clusters["size"] / clusters["size"].max()).pow(0.5).mul(45).add(8).tolist(),
+                        color=clusters["lift"], line=dict(width=1, color="rgba(0, 0, 0, 0.3)"), **color),
+            customdata=clusters[["label", "size", "failure_rate", "lift"]].to_numpy(),
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]:,.0f} interactions, %{customdata[2]:.0%} failed, "
+                          "lift %{customdata[3]:.2f}<extra></extra>",
+        )  # fmt: skip
+        for axis, values in ((fig.update_xaxes, clusters["x"]), (fig.update_yaxes, clusters["y"])):
+            pad = max(float(values.max() - values.min()), 1.0) * 0.15  # room for the bubbles and their labels
+            axis(range=[float(values.min()) - pad, float(values.max()) + pad])
     else:
         fig.add_scatter(
             x=clusters["size"], y=clusters["failure_rate"] * 100, mode="markers+text", name="clusters",
@@ -388,6 +438,9 @@ def build_cluster_map_figure(clusters: pd.DataFrame, members: pd.DataFrame | Non
         )  # fmt: skip
         fig.update_xaxes(title="interactions in the cluster")
         fig.update_yaxes(title="% failed", rangemode="tozero")
+    if placed or members is not None and not members.empty:
+        fig.update_xaxes(showticklabels=False, title="", zeroline=False)
+        fig.update_yaxes(showticklabels=False, zeroline=False)
     fig.update_layout(hovermode="closest", showlegend=False)
     return fig
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MISSING", "format_change", "format_count", "format_duration_ms", "format_percent", "format_usd",
-           "format_value"]
+__all__ = ["MISSING", "format_change", "format_count", "format_duration_ms", "format_percent", "format_prompt",
+           "format_usd", "format_value", "format_version"]
 
 MISSING = "—"
 
@@ -73,3 +73,17 @@ def format_value(value: float | None, unit: str) -> str:
     if _missing(value):
         return MISSING
     return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:,.1f}"
+
+
+def format_version(version: str) -> str:
+    """A prompt version with one "v": "2" -> "v2", and "v2" (how some apps number them) stays "v2"."""
+    version = str(version)
+    return version if version[:1] in ("v", "V") else f"v{version}"
+
+
+def format_prompt(name: str | None, version: str | None) -> str:
+    """"support-answer v2"; a name alone, a version alone ("? v2"), or "" when there is neither."""
+    name, version = name or "", version or ""
+    if not version:
+        return str(name)
+    return f"{name or '?'} {format_version(version)}"

@@ -14,8 +14,11 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 
+from .formatting import format_version
+
 __all__ = [
     "CLUSTER_COLUMNS",
+    "DRIFTED",
     "DRIFT_SIGNAL_COLUMNS",
     "METRIC_COLUMNS",
     "SPAN_COLUMNS",
@@ -300,7 +303,7 @@ def trace_labels(spans: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         tags[trace_id].update(str(t) for t in s.get("tags") or ())
         name, version = s.get("prompt_name") or "", s.get("prompt_version") or ""
         if name or version:
-            prompts[trace_id].add(f"{name} v{version}".strip() if version else str(name))
+            prompts[trace_id].add(f"{name} {format_version(version)}".strip() if version else str(name))
     ids = sorted(tags)  # every trace seen, with or without tags and prompts
     return pd.DataFrame({"trace_id": ids, "tags": [sorted(tags[i]) for i in ids],
                          "prompts": [sorted(prompts[i]) for i in ids]})
@@ -350,8 +353,9 @@ def sort_traces(df: pd.DataFrame, key: str) -> pd.DataFrame:
     return df.reset_index(drop=True).iloc[order].reset_index(drop=True)
 
 
-CLUSTER_COLUMNS = ("cluster_id", "label", "size", "failure_rate", "lift", "top_failure_reasons", "examples")
+CLUSTER_COLUMNS = ("cluster_id", "label", "size", "failure_rate", "lift", "top_failure_reasons", "examples", "x", "y")
 DRIFT_SIGNAL_COLUMNS = ("name", "statistic", "p_value", "effect_size", "verdict", "n_baseline", "n_current")
+DRIFTED = "drift"  # the verdict of a drifted signal; the others are no_drift and insufficient_data
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -362,10 +366,10 @@ def _as_list(value: Any) -> list[Any]:
 
 def clusters_to_frame(clusters: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """The ``clusters`` of a clustering run -> ``CLUSTER_COLUMNS``, highest failure lift first; reasons and
-    examples are lists (empty when missing)."""
+    examples are lists (empty when missing); ``x, y``, the cluster's place on the 2-D map, NaN when missing."""
     df = pd.DataFrame.from_records([{c: item.get(c) for c in CLUSTER_COLUMNS} for item in clusters],
                                    columns=list(CLUSTER_COLUMNS))
-    for col in ("size", "failure_rate", "lift"):
+    for col in ("size", "failure_rate", "lift", "x", "y"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     df["label"] = [str(v) if isinstance(v, str) and v else f"cluster {c}"
                    for v, c in zip(df["label"], df["cluster_id"])]
@@ -384,7 +388,7 @@ def drift_signals_to_frame(signals: Iterable[Mapping[str, Any]]) -> pd.DataFrame
         df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
     df["verdict"] = df["verdict"].fillna("").astype(str)
     df["name"] = df["name"].fillna("").astype(str)
-    drifted = df["verdict"].str.lower().isin({"drift", "alert"})
+    drifted = df["verdict"].str.lower() == DRIFTED
     df = df.assign(_drifted=drifted).sort_values(["_drifted", "p_value"], ascending=[False, True], kind="stable",
                                                  na_position="last")
     return df.drop(columns="_drifted").reset_index(drop=True)

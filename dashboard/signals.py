@@ -19,6 +19,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from .formatting import format_prompt
+
 __all__ = [
     "FAILURE_SIGNALS",
     "INTERVAL_FREQ",
@@ -78,10 +80,7 @@ def classify_call(span: Mapping[str, Any]) -> str:
 
 
 def _prompt(span: Mapping[str, Any]) -> str:
-    name, version = span.get("prompt_name") or "", span.get("prompt_version") or ""
-    if not name and not version:
-        return "(no prompt)"
-    return f"{name or '?'} v{version}" if version else str(name)
+    return format_prompt(span.get("prompt_name"), span.get("prompt_version")) or "(no prompt)"
 
 
 def signals_frame(spans: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -358,7 +358,7 @@ def test_clusters_frame_ranks_by_lift_and_tolerates_missing_fields():
 
 def test_drift_signals_drifted_first():
     df = drift_signals_to_frame([
-        {"name": "latency", "statistic": 0.1, "p_value": 0.5, "effect_size": 0.05, "verdict": "ok",
+        {"name": "latency", "statistic": 0.1, "p_value": 0.5, "effect_size": 0.05, "verdict": "no_drift",
          "n_baseline": 100, "n_current": 90},
         {"name": "refusal rate", "p_value": 0.001, "effect_size": 0.8, "verdict": "drift", "n_baseline": 100},
     ])
@@ -409,3 +409,39 @@ def test_post_sends_json_and_routes_reads_the_openapi_paths():
         assert client.routes() == {"/api/v1/scores": ["get", "post"]}
         assert client.post("/api/v1/analytics/clusters/runs", {"start": "x"})["run_id"] == "r1"
     assert seen[1] == ("POST", "/api/v1/analytics/clusters/runs", b'{"start":"x"}')
+
+
+# -- analytics run lists: the default run and the picker's labels ---------------------------------------------
+
+def test_the_default_run_is_the_newest_finished_and_a_linked_run_is_always_offered():
+    from tracehouse.dashboard.runlist import newest_done, run_options
+
+    listed = [{"run_id": "r3", "status": "running"}, {"run_id": "r2", "status": "done"},
+              {"run_id": "r1", "status": "failed"}, {"run_id": "r0", "status": "done"}]
+    assert newest_done(listed) == "r2"
+    assert newest_done([{"run_id": "r9", "status": "queued"}]) == "" and newest_done([]) == ""
+    assert run_options(listed, "r0") == ["r3", "r2", "r1", "r0"]
+    assert run_options(listed, "old") == ["old", "r3", "r2", "r1", "r0"]  # a shared link to a run past the list
+    assert run_options([], "") == []
+
+
+def test_run_labels_say_when_what_and_how_it_ended():
+    from tracehouse.dashboard.runlist import cluster_run_label, describe_window, drift_run_label
+
+    run = {"run_id": "c1", "status": "done", "created_at": "2026-11-23T12:00:05.123456789Z", "n_clusters": 14,
+           "n_interactions": 17204, "start": "2026-11-22T12:00:00Z", "end": "2026-11-23T12:00:00Z"}
+    assert cluster_run_label(run) == ("2026-11-23 12:00 UTC · 14 clusters of 17,204 interactions · "
+                                      "11-22 12:00–11-23 12:00")
+    assert " · running 40% · " in cluster_run_label({**run, "status": "running", "progress": 0.4})
+    assert " · queued · " in cluster_run_label({**run, "status": "queued", "progress": 0.0})
+    assert " · failed · " in cluster_run_label({**run, "status": "failed"})
+    assert cluster_run_label({"run_id": "x"}).startswith("? UTC · unknown")  # a sparse answer never raises
+    assert describe_window(run) == "2026-11-22 12:00 to 2026-11-23 12:00 UTC"
+
+    window = {"start": "2026-11-23T11:00:00Z", "end": "2026-11-23T12:00:00Z"}
+    drift = {"run_id": "d1", "status": "done", "created_at": "2026-11-23T12:00:00Z", "verdict": "drift",
+             "n_drift": 3, "n_signals": 14, "current": window, "baseline": window, "trigger": "schedule"}
+    assert drift_run_label(drift) == ("2026-11-23 12:00 UTC (scheduled) · drift in 3 of 14 signals · "
+                                      "11-23 11:00–11-23 12:00 vs 11-23 11:00–11-23 12:00")
+    assert " · no drift · " in drift_run_label({**drift, "verdict": "no_drift", "trigger": "api"})
+    assert " · insufficient data · " in drift_run_label({**drift, "verdict": "insufficient_data"})

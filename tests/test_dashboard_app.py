@@ -147,7 +147,7 @@ def test_public_surface_is_pinned():
 
 def test_pure_modules_need_no_streamlit_and_nothing_reaches_storage():
     pure = ["settings", "api_client", "timerange", "frames", "figures", "formatting", "run", "conversation",
-            "signals", "budgets"]
+            "signals", "budgets", "runlist"]
     every = pure + ["data", "session", "spanview", "runs", "app"]
     code = (
         "import importlib, json, sys\n"
@@ -165,12 +165,30 @@ def test_pure_modules_need_no_streamlit_and_nothing_reaches_storage():
 
 # -- the launcher --------------------------------------------------------------------------------------------
 
+def test_no_page_relies_on_streamlit_magic():
+    """The launcher turns magic off (it re-parses every page on every run): a bare expression would show
+    nothing there, though AppTest (magic on) would still show it."""
+    import ast
+
+    bare = []
+    for path in sorted(APP_PATH.parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            body = getattr(node, "body", None)
+            for i, statement in enumerate(body if isinstance(body, list) else []):
+                docstring = i == 0 and isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+                if isinstance(statement, ast.Expr) and not docstring and not isinstance(
+                        statement.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)):
+                    bare.append(f"{path.name}:{statement.lineno}")
+    assert not bare, f"bare expressions (use st.write): {bare}"
+
+
 def test_streamlit_command_passes_options_as_flags():
     cmd = streamlit_command(8600, "0.0.0.0")
     assert cmd[:5] == [sys.executable, "-P", "-m", "streamlit", "run"] and cmd[5] == str(APP_PATH)
     flags = dict(zip(cmd[6::2], cmd[7::2]))
     assert flags == {"--server.port": "8600", "--server.address": "0.0.0.0", "--server.headless": "true",
-                     "--browser.gatherUsageStats": "false"}
+                     "--browser.gatherUsageStats": "false", "--server.fileWatcherType": "none",
+                     "--runner.postScriptGC": "false", "--runner.magicEnabled": "false"}
     with pytest.raises(ValueError, match="--port"):
         streamlit_command(0)
 

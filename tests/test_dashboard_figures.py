@@ -239,6 +239,17 @@ def test_cost_stacks_models_and_leaves_out_groups_that_cost_nothing(by_model):
     assert costs == {"claude-sonnet": [0.03], "gpt-4o": [0.02, 0.04]}
 
 
+def test_cost_stacks_the_most_expensive_groups_and_the_rest_as_others():
+    items = [bucket(f"2026-11-2{d}T00:00:00Z", f"tenant-{t:02d}", cost=float(t)) for t in range(1, 31) for d in (2, 3)]
+    fig = build_cost_figure(metrics_to_frame(items), max_series=10)
+    names = [t.name for t in fig.data]
+    assert len(names) == 11 and names[-1] == "20 others"
+    assert set(names[:-1]) == {f"tenant-{t:02d}" for t in range(21, 31)}
+    assert list(fig.data[-1].y) == [sum(range(1, 21))] * 2  # per day, the 20 cheapest together
+    few = build_cost_figure(metrics_to_frame(items[:22]), max_series=10)  # 11 groups: no "1 others"
+    assert len(few.data) == 11 and not any(t.name.endswith("others") for t in few.data)
+
+
 def test_cost_without_priced_spans_says_so():
     df = metrics_to_frame([bucket("2026-11-23T12:00:00Z", cost=0.0)])
     fig = build_cost_figure(df)
@@ -376,6 +387,14 @@ def test_budget_figure_reds_the_tenants_over_budget():
     assert build_budget_figure(status.iloc[0:0]).layout.annotations[0].text == NO_DATA
 
 
+def test_budget_figure_draws_the_first_rows_of_many_tenants():
+    daily = metrics_to_frame([bucket("2026-11-22T00:00:00Z", f"t{i}", cost=float(i)) for i in range(1, 101)])
+    status = budget_status(daily, Budgets(), pd.Timestamp("2026-11-23T12:00:00Z"))
+    fig = build_budget_figure(status, max_rows=20)
+    assert len(fig.data[0].y) == 20 and fig.data[0].y[-1] == "t100"  # the most expensive at the top
+    assert "the first 20 of 100 tenants" in fig.layout.title.text
+
+
 def llm_call(minute: int, text: str = "fine", reason: str = "stop", status: str = "ok", model: str = "gpt") -> dict:
     t0 = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
     return {"kind": "llm", "start_time": to_rfc3339(t0 + timedelta(minutes=minute)), "model": model,
@@ -421,12 +440,41 @@ def test_cluster_map_colours_members_by_lift_and_falls_back_to_bubbles():
     assert build_cluster_map_figure(clusters.iloc[0:0]).layout.annotations[0].text == "No clusters in this run"
 
 
-def test_drift_figure_colours_by_verdict():
+def test_cluster_map_places_each_cluster_where_the_run_put_it():
+    clusters = clusters_to_frame([
+        {"cluster_id": "a", "label": "refunds", "size": 400, "failure_rate": 0.5, "lift": 3.0, "x": -4.0, "y": 1.0},
+        {"cluster_id": "b", "label": "tracking", "size": 100, "failure_rate": 0.1, "lift": 0.6, "x": 5.0, "y": 0.5},
+    ])
+    (bubbles,) = build_cluster_map_figure(clusters).data
+    assert list(bubbles.x) == [-4.0, 5.0] and list(bubbles.y) == [1.0, 0.5]
+    assert list(bubbles.text) == ["refunds", "tracking"] and list(bubbles.marker.color) == [3.0, 0.6]
+    assert bubbles.marker.size[0] > bubbles.marker.size[1]  # sized by interactions
+
+
+def test_drift_figure_colours_by_the_verdicts_the_api_returns():
     signals = drift_signals_to_frame([
-        {"name": "latency", "effect_size": 0.1, "p_value": 0.4, "verdict": "ok"},
+        {"name": "latency", "effect_size": 0.1, "p_value": 0.4, "verdict": "no_drift"},
         {"name": "refusal rate", "effect_size": 0.9, "p_value": 0.001, "verdict": "drift"},
-        {"name": "scores", "effect_size": None, "p_value": None, "verdict": "insufficient data"},
+        {"name": "scores", "effect_size": None, "p_value": None, "verdict": "insufficient_data"},
+        {"name": "tokens", "effect_size": 0.2, "p_value": 0.3, "verdict": "something new"},
     ])
     (bars,) = build_drift_figure(signals).data
     colors = dict(zip(bars.y, bars.marker.color))
-    assert colors == {"refusal rate": VERDICT_COLORS["drift"], "latency": VERDICT_COLORS["ok"], "scores": "#8C8C8C"}
+    assert colors == {"refusal rate": ERROR_COLOR, "latency": "#00CC96", "scores": "#8C8C8C", "tokens": "#8C8C8C"}
+
+
+def test_every_verdict_the_drift_job_can_return_has_its_colour():
+    # The dashboard may not import analytics (it talks HTTP only); the test may, to pin the two together.
+    from tracehouse.analytics import drift
+
+    verdicts = {drift.DRIFT, drift.NO_DRIFT, drift.INSUFFICIENT_DATA}
+    assert verdicts == set(VERDICT_COLORS)
+    assert VERDICT_COLORS[drift.DRIFT] == ERROR_COLOR and VERDICT_COLORS[drift.NO_DRIFT] != ERROR_COLOR
+
+
+def test_prompt_versions_read_with_one_v():
+    from tracehouse.dashboard.formatting import format_prompt, format_version
+
+    assert format_version("2") == "v2" and format_version("v40") == "v40"  # apps number them either way
+    assert format_prompt("support-answer", "v3") == "support-answer v3" and format_prompt(None, "2") == "? v2"
+    assert format_prompt("support-answer", None) == "support-answer" and format_prompt(None, "") == ""

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, HTTPException
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 from tests.test_dashboard_app import api_window, app, assert_clean, llm_trace, open_page
 from tracehouse.dashboard.conversation import sessions_from_traces
 from tracehouse.dashboard.formatting import format_count, format_usd
@@ -173,6 +173,43 @@ def test_analysis_pages_light_up_with_their_endpoint(collector, monkeypatch, pag
     assert f"This collector does not serve `{endpoint}` yet" not in infos(at)
 
 
+def test_without_runs_the_analysis_pages_say_how_to_start_one(collector, monkeypatch):
+    at = open_page(app(monkeypatch, collector.base_url, collector.api_key), "clusters")
+    assert_clean(at)
+    assert "No clustering runs in this project yet" in infos(at) and "tracehouse analyze" in infos(at)
+    assert any(b.label.startswith("Run clustering over the") for b in at.button) and not at.selectbox
+    at = open_page(app(monkeypatch, collector.base_url, collector.api_key), "drift")
+    assert_clean(at)
+    assert "No drift reports in this project yet" in infos(at)
+    assert any(b.label == "Compare with the baseline" for b in at.button)
+
+
+def finished_run(client: httpx.Client, kind: str, body: dict) -> str:
+    run_id = client.post(f"/api/v1/analytics/{kind}/runs", json=body).json()["run_id"]
+    wait_until(lambda: client.get(f"/api/v1/analytics/{kind}/runs/{run_id}").json()["status"] == "done")
+    return run_id
+
+
+def test_the_newest_finished_runs_of_the_real_collector_open_by_default(collector, monkeypatch):
+    """Against the real API (its list and run shapes): a project whose runs found nothing still opens them."""
+    _, key = collector.new_project("dashboard-runs")  # empty, so the runs are quick and the demo project untouched
+    window = api_window()
+    with collector.client(key) as client:
+        cluster_run = finished_run(client, "clusters", window)
+        drift_run = finished_run(client, "drift", {"baseline": window, "current": window})
+    at = open_page(app(monkeypatch, collector.base_url, key), "clusters")
+    assert_clean(at)
+    assert at.selectbox(key="cluster_run.pick").value == cluster_run
+    assert f"Run `{cluster_run}` over" in " ".join(c.value for c in at.caption)
+    assert "This run found no clusters" in infos(at)
+    at = open_page(app(monkeypatch, collector.base_url, key), "drift")
+    assert_clean(at)
+    assert at.selectbox(key="drift_run.pick").value == drift_run
+    assert "insufficient data" in at.selectbox(key="drift_run.pick").options[0]
+    signals = at.dataframe[0].value
+    assert len(signals) and set(signals["verdict"]) == {"insufficient data"}
+
+
 def test_drift_quick_look_compares_the_window_with_the_one_before(collector, monkeypatch):
     at = open_page(app(monkeypatch, collector.base_url, collector.api_key), "drift")
     table = at.dataframe[0].value
@@ -267,9 +304,41 @@ def test_an_unreachable_collector_is_an_error_message_on_every_new_page(monkeypa
 TRACE_ID, SPAN_ID = "ab" * 16, "cd" * 8
 
 
-def contract_app() -> FastAPI:
+def cluster_run(run_id: str, status: str, created: str, **more) -> dict:
+    """A run as ``GET /api/v1/analytics/clusters/runs`` lists it (analytics/jobs.py ``_run_summary``)."""
+    return {"run_id": run_id, "status": status, "progress": 1.0 if status == "done" else 0.4, "stage": "",
+            "created_at": created, "start": "2026-11-22T12:00:00.000000000Z", "end": created, "filters": {},
+            "n_interactions": 80, "n_failed": 12, "failure_rate": 0.15, "n_clusters": 2, "embedder": "tfidf-svd",
+            "duration_ms": 900.0, **more}
+
+
+def drift_run(run_id: str, verdict: str, created: str, **more) -> dict:
+    """A run as ``GET /api/v1/analytics/drift/runs`` lists it (analytics/drift_jobs.py ``_summary``)."""
+    window = {"start": "2026-11-23T11:00:00.000000000Z", "end": "2026-11-23T12:00:00.000000000Z", "filters": {}}
+    return {"run_id": run_id, "status": "done", "verdict": verdict, "baseline": window, "current": window,
+            "trigger": "api", "created_at": created, "progress": 1.0, "stage": "", "n_baseline": 400,
+            "n_current": 380, "n_signals": 2, "n_drift": 1 if verdict == "drift" else 0, "drifted": [],
+            "duration_ms": 300.0, **more}
+
+
+CLUSTER_RUNS = [cluster_run("c2", "running", "2026-11-23T12:30:00Z"), cluster_run("c1", "done", "2026-11-23T12:00:00Z"),
+                cluster_run("c0", "done", "2026-11-22T12:00:00Z")]
+DRIFT_RUNS = [drift_run("d2", "drift", "2026-11-23T12:00:00Z", trigger="schedule"),
+              drift_run("d1", "no_drift", "2026-11-22T12:00:00Z")]
+
+
+def contract_app(with_runs: bool = False) -> FastAPI:
+    """``with_runs``: the project has runs to list (c1 and d2 the newest finished); else none, until started."""
     api = FastAPI()
     polls = Counter()
+
+    @api.get("/api/v1/analytics/clusters/runs")
+    def list_clusters(limit: int = 50) -> dict:
+        return {"items": CLUSTER_RUNS if with_runs else []}
+
+    @api.get("/api/v1/analytics/drift/runs")
+    def list_drift(limit: int = 50) -> dict:
+        return {"items": DRIFT_RUNS if with_runs else []}
 
     @api.get("/api/v1/metrics")
     def metrics() -> dict:
@@ -285,12 +354,18 @@ def contract_app() -> FastAPI:
 
     @api.get("/api/v1/analytics/clusters/runs/{run_id}")
     def clusters(run_id: str) -> dict:
+        if run_id == "c0" and with_runs:
+            return {**cluster_run("c0", "done", "2026-11-22T12:00:00Z"), "clusters": [
+                {"cluster_id": 7, "label": "password resets", "size": 12, "failure_rate": 0.5, "lift": 2.0,
+                 "top_failure_reasons": ["error"], "examples": []}]}
+        if run_id == "c2" and with_runs:
+            return cluster_run("c2", "running", "2026-11-23T12:30:00Z")
         if run_id != "c1":
             raise HTTPException(404, f"run {run_id} not found")
         polls[run_id] += 1
-        if polls[run_id] == 1:
+        if polls[run_id] == 1 and not with_runs:  # a run just started: running at the first look
             return {"run_id": run_id, "status": "running"}
-        return {"run_id": run_id, "status": "done", "clusters": [
+        return {**cluster_run("c1", "done", "2026-11-23T12:00:00Z"), "clusters": [
             {"cluster_id": 0, "label": "refund eligibility", "size": 30, "failure_rate": 0.4, "lift": 3.1,
              "top_failure_reasons": ["refusal"], "examples": [{"trace_id": TRACE_ID, "text": "can I get a refund"}]},
             {"cluster_id": 1, "label": "order tracking", "size": 50, "failure_rate": 0.05, "lift": 0.4,
@@ -305,14 +380,15 @@ def contract_app() -> FastAPI:
     @api.post("/api/v1/analytics/drift/runs")
     def start_drift(body: dict) -> dict:
         assert set(body) == {"baseline", "current"}
-        return {"run_id": "d1", "status": "done"}
+        return {"run_id": "d3", "status": "queued"}
 
     @api.get("/api/v1/analytics/drift/runs/{run_id}")
     def drift(run_id: str) -> dict:
-        return {"run_id": run_id, "status": "done", "signals": [
-            {"name": "refusal rate", "statistic": 9.1, "p_value": 0.002, "effect_size": 0.7, "verdict": "drift",
-             "n_baseline": 400, "n_current": 380},
-            {"name": "latency p95", "statistic": 0.4, "p_value": 0.6, "effect_size": 0.05, "verdict": "ok",
+        drifted = run_id != "d1"
+        return {**drift_run(run_id, "drift" if drifted else "no_drift", "2026-11-23T12:00:00Z"), "signals": [
+            {"name": "refusal rate", "statistic": 9.1, "p_value": 0.002, "effect_size": 0.7,
+             "verdict": "drift" if drifted else "no_drift", "n_baseline": 400, "n_current": 380},
+            {"name": "latency p95", "statistic": 0.4, "p_value": 0.6, "effect_size": 0.05, "verdict": "no_drift",
              "n_baseline": 400, "n_current": 380},
         ]}
 
@@ -342,8 +418,17 @@ def contract_app() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def contract_collector() -> Iterator[str]:
+    yield from serve(contract_app())
+
+
+@pytest.fixture(scope="module")
+def contract_collector_with_runs() -> Iterator[str]:
+    yield from serve(contract_app(with_runs=True))
+
+
+def serve(api: FastAPI) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(contract_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -362,14 +447,36 @@ def contract_collector() -> Iterator[str]:
 def test_clusters_light_up_start_a_run_follow_it_and_show_the_map(contract_collector, monkeypatch):
     at = open_page(app(monkeypatch, contract_collector, "k"), "clusters")
     assert_clean(at)
-    assert "Start a clustering run" in infos(at)
-    next(b for b in at.button if b.label.startswith("Cluster the")).click().run()  # POST, then poll until done
+    assert "No clustering runs in this project yet" in infos(at)
+    next(b for b in at.button if b.label.startswith("Run clustering over the")).click().run()  # POST, poll
     assert_clean(at)
-    assert at.text_input(key="cluster_run").value == "c1" and at.query_params["cluster_run"] == "c1"
+    assert at.query_params["cluster_run"] == "c1"  # the new run is a link
+    assert at.selectbox(key="cluster_run.pick").value == "c1"
     assert {m.label: m.value for m in at.metric} == {"Clusters": "2", "Interactions": "80", "Highest lift": "3.10×"}
     assert len(at.get("plotly_chart")) == 1
     assert at.dataframe[0].value["label"].tolist() == ["refund eligibility", "order tracking"]
     assert any(l.proto.label == f"Trace {TRACE_ID}" for l in at.get("page_link"))
+
+
+def test_the_newest_finished_cluster_run_opens_and_older_ones_are_a_pick_away(contract_collector_with_runs,
+                                                                                 monkeypatch):
+    at = open_page(app(monkeypatch, contract_collector_with_runs, "k"), "clusters")
+    assert_clean(at)
+    picker = at.selectbox(key="cluster_run.pick")
+    assert picker.value == "c1"  # c2 is newer but still running
+    assert picker.options[0].startswith("2026-11-23 12:30 UTC · running 40%")
+    assert picker.options[1] == "2026-11-23 12:00 UTC · 2 clusters of 80 interactions · 11-22 12:00–11-23 12:00"
+    assert "A newer clustering run is running" in " ".join(c.value for c in at.caption)
+    assert at.dataframe[0].value["label"].tolist() == ["refund eligibility", "order tracking"]
+    assert "cluster_run" not in at.query_params  # the default is not written into the link
+
+    picker.set_value("c0").run()
+    assert_clean(at)
+    assert at.dataframe[0].value["label"].tolist() == ["password resets"]
+    assert at.query_params["cluster_run"] == "c0"  # the choice is a link
+    shared = open_page(app(monkeypatch, contract_collector_with_runs, "k", cluster_run="c0"), "clusters")
+    assert shared.selectbox(key="cluster_run.pick").value == "c0"
+    assert shared.dataframe[0].value["label"].tolist() == ["password resets"]
 
 
 def test_an_unknown_cluster_run_is_a_warning(contract_collector, monkeypatch):
@@ -380,10 +487,27 @@ def test_an_unknown_cluster_run_is_a_warning(contract_collector, monkeypatch):
 
 def test_drift_lights_up_with_verdicts(contract_collector, monkeypatch):
     at = open_page(app(monkeypatch, contract_collector, "k"), "drift")
+    assert "No drift reports in this project yet" in infos(at)
     next(b for b in at.button if b.label == "Compare with the baseline").click().run()
     assert_clean(at)
     assert {m.label: m.value for m in at.metric}["Drifted"] == "1"
     assert at.dataframe[0].value["name"].tolist() == ["refusal rate", "latency p95"]
+    assert at.dataframe[0].value["verdict"].tolist() == ["drift", "no drift"]
+
+
+def test_the_newest_drift_report_opens_and_older_ones_are_a_pick_away(contract_collector_with_runs, monkeypatch):
+    at = open_page(app(monkeypatch, contract_collector_with_runs, "k"), "drift")
+    assert_clean(at)
+    picker = at.selectbox(key="drift_run.pick")
+    assert picker.value == "d2"
+    windows = "11-23 11:00–11-23 12:00 vs 11-23 11:00–11-23 12:00"
+    assert picker.options == [f"2026-11-23 12:00 UTC (scheduled) · drift in 1 of 2 signals · {windows}",
+                              f"2026-11-22 12:00 UTC · no drift · {windows}"]
+    assert {m.label: m.value for m in at.metric}["Drifted"] == "1"
+    picker.set_value("d1").run()
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Drifted"] == "0"
+    assert at.dataframe[0].value["verdict"].tolist() == ["no drift", "no drift"]
 
 
 def test_replay_and_compare_light_up(contract_collector, monkeypatch):
@@ -433,3 +557,17 @@ def test_fetch_newest_asks_the_last_hour_first_and_widens_until_the_answer_is_fu
     quiet = data.fetch_newest.__wrapped__(settings, "traces", {}, 1000, "2026-11-22T12:00:00Z", end)
     assert len(quiet) == 900 and [a[1] for a in asked] == list(in_tail)
     assert {a[0] for a in asked} == {"/api/v1/traces"}
+
+
+def test_fetch_newest_keeps_only_the_fields_asked_for(monkeypatch):
+    from tracehouse.dashboard import data
+    from tracehouse.dashboard.api_client import ApiClient
+    from tracehouse.dashboard.settings import dashboard_settings
+
+    span = {"span_id": "ab" * 8, "kind": "llm", "input_messages": [{"role": "user", "parts": []}] * 50}
+    handler = lambda request: httpx.Response(200, json={"items": [span] * 3, "next_cursor": None})  # noqa: E731
+    monkeypatch.setattr(data, "_client", lambda s: ApiClient(s.endpoint, "k", transport=httpx.MockTransport(handler)))
+    settings = dashboard_settings("http://collector.test", "k", environ={})
+    items = data.fetch_newest.__wrapped__(settings, "spans", {}, 3, "2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z",
+                                          ("span_id", "kind", "finish_reason"))
+    assert items == [{"span_id": "ab" * 8, "kind": "llm", "finish_reason": None}] * 3

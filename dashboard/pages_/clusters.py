@@ -1,22 +1,21 @@
 """Failure clusters: similar interactions grouped, ranked by how much more often they fail than traffic overall.
 
-Reads the analytics contract (DESIGN section 6): ``POST /api/v1/analytics/clusters/runs`` starts a run over the
-selected time range; ``GET .../runs/{run_id}`` has the clusters, ``GET .../runs/{run_id}/members`` their 2-D map.
+Reads the analytics contract (DESIGN section 6): ``GET /api/v1/analytics/clusters/runs`` lists the project's runs
+(the newest finished one opens by default, older ones are a pick away); ``POST .../runs`` starts one over the
+selected time range; ``GET .../runs/{run_id}`` has the clusters, with their place on the run's 2-D map.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from tracehouse.dashboard import runs, session
-from tracehouse.dashboard.api_client import ApiError
-from tracehouse.dashboard.data import fetch_json
 from tracehouse.dashboard.figures import build_cluster_map_figure
-from tracehouse.dashboard.formatting import format_count, format_percent
+from tracehouse.dashboard.formatting import format_count, format_duration_ms, format_percent
 from tracehouse.dashboard.frames import clusters_to_frame
+from tracehouse.dashboard.runlist import cluster_run_label, describe_window
 
 RUNS_PATH = "/api/v1/analytics/clusters/runs"
 RUN_PARAM = "cluster_run"
@@ -37,17 +36,6 @@ _TABLE = {
 }
 
 
-def _members(run_id: str) -> pd.DataFrame | None:
-    try:
-        body = fetch_json(session.current_settings(), f"{RUNS_PATH}/{run_id}/members", {"limit": 1000})
-    except ApiError:
-        return None  # the map falls back to one bubble per cluster
-    df = pd.DataFrame.from_records(body.get("items") or [] if isinstance(body, dict) else [])
-    if df.empty or not {"cluster_id", "x", "y"} <= set(df.columns):
-        return None
-    return df
-
-
 def _example(example: Any) -> None:
     if isinstance(example, dict):
         text = next((example[k] for k in ("text", "input_preview", "input_text", "input", "output_text", "output")
@@ -60,7 +48,19 @@ def _example(example: Any) -> None:
         st.markdown(f"> {str(example)[:400]}")
 
 
+def _about(run: dict[str, Any], run_id: str) -> None:
+    """Which run this is: its window, size and cost, so a report opened by default is never mistaken."""
+    parts = [f"Run `{run_id}` over {describe_window(run)}"]
+    if run.get("n_interactions") is not None:
+        parts.append(f"{format_count(run.get('n_interactions'))} interactions, "
+                     f"{format_percent(run.get('failure_rate'))} failed")
+    if run.get("duration_ms"):
+        parts.append(f"clustered in {format_duration_ms(run.get('duration_ms'))}")
+    st.caption(" · ".join(parts))
+
+
 def _report(run: dict[str, Any], run_id: str, template: str) -> None:
+    _about(run, run_id)
     clusters = clusters_to_frame(run.get("clusters") or [])
     if clusters.empty:
         st.info("This run found no clusters: too few interactions in its time range.", icon=":material/info:")
@@ -71,7 +71,9 @@ def _report(run: dict[str, Any], run_id: str, template: str) -> None:
     worst = clusters.iloc[0]
     tiles[2].metric("Highest lift", f"{worst['lift']:.2f}×", help=f"{worst['label']}: "
                     f"{format_percent(worst['failure_rate'])} failed")
-    st.plotly_chart(build_cluster_map_figure(clusters, _members(run_id), template=template), theme=None)
+    # One bubble per cluster at its place on the run's 2-D map: a page of ``.../members`` would not do, the API
+    # orders members by cluster, so a page holds the first one or two clusters only.
+    st.plotly_chart(build_cluster_map_figure(clusters, template=template), theme=None)
     st.dataframe(clusters, hide_index=True, column_order=list(_TABLE), column_config=_TABLE)
     st.subheader("Examples")
     choice = st.selectbox("Cluster", range(len(clusters)), format_func=lambda i: str(clusters.loc[i, "label"]),
@@ -83,22 +85,35 @@ def _report(run: dict[str, Any], run_id: str, template: str) -> None:
         _example(example)
 
 
+def _empty_state(window_label: str, since: str) -> None:
+    st.info(
+        "**No clustering runs in this project yet.** A run groups the interactions of a time window by what "
+        "they are about, names each group by its distinctive terms and ranks the groups by failure lift: how "
+        "much more often they fail than traffic overall.\n\n"
+        f"Start one over the {window_label} with **Run clustering** above: it runs on the collector (about a "
+        f"minute for a busy day) and this page follows it. From a terminal: `tracehouse analyze --since {since}`. "
+        "A collector with scheduled jobs on also runs one every few hours; the newest finished run opens here.",
+        icon=":material/bubble_chart:",
+    )
+
+
 def render() -> None:
     st.title("Failure clusters")
     window, template = session.current_window(), session.plotly_template()
     if session.has_route("post", RUNS_PATH) is False:
         session.show_unavailable(UNAVAILABLE, f"POST {RUNS_PATH}", MEANWHILE)
         return
-    start, run_box = st.columns([2, 3], vertical_alignment="bottom")
-    run_id = run_box.text_input("Run id", key=RUN_PARAM, bind="query-params",
-                                placeholder="a finished run's id, or start one").strip()
-    if start.button(f"Cluster the {window.label.lower()}", icon=":material/play_arrow:", type="primary"):
+    listed = runs.list_runs(RUNS_PATH)
+    start, pick = st.columns([2, 3], vertical_alignment="bottom")
+    if start.button(f"Run clustering over the {window.label.lower()}", icon=":material/play_arrow:",
+                    type="primary"):
         runs.start_run(RUNS_PATH, {"start": window.start_param, "end": window.end_param}, RUN_PARAM,
                        unavailable=UNAVAILABLE, endpoint=f"POST {RUNS_PATH}")
         return
+    run_id = runs.choose_run(pick, listed or [], RUN_PARAM, label=cluster_run_label, what="clustering")
     if not run_id:
-        st.info(f"Start a clustering run over the {window.label.lower()} with the button above. It runs on the "
-                "collector and may take a minute on a busy day; this page follows it.", icon=":material/info:")
+        if listed is not None:  # else the error is shown
+            _empty_state(window.label.lower(), window.key)  # range keys (1h, 7d) are the CLI's durations
         return
     run = runs.follow_run(f"{RUNS_PATH}/{run_id}", run_id, "clustering")
     if run is not None:

@@ -1,6 +1,7 @@
-"""Drift: does current traffic behave like a baseline window? A quick look from metrics now; the full report
-(embeddings, cluster mix, lengths, rates, with p-values and verdicts) from the analytics contract
-(``POST /api/v1/analytics/drift/runs``, ``GET .../runs/{run_id}``) once the collector serves it."""
+"""Drift: does current traffic behave like a baseline window? The full report (embeddings, cluster mix, lengths,
+rates, with p-values and verdicts) from the analytics contract: ``GET /api/v1/analytics/drift/runs`` lists the
+project's reports (the newest finished one opens by default, older ones are a pick away), ``POST .../runs``
+starts one, ``GET .../runs/{run_id}`` has its signals. Below it, a quick look from the metrics API."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from tracehouse.dashboard.api_client import ApiError
 from tracehouse.dashboard.data import fetch_metrics
 from tracehouse.dashboard.figures import build_drift_figure
 from tracehouse.dashboard.formatting import format_change, format_count, format_value
-from tracehouse.dashboard.frames import compare_summaries, drift_signals_to_frame, metrics_to_frame, summarize_metrics
+from tracehouse.dashboard.frames import (
+    DRIFTED,
+    compare_summaries,
+    drift_signals_to_frame,
+    metrics_to_frame,
+    summarize_metrics,
+)
+from tracehouse.dashboard.runlist import describe_window, drift_run_label
 from tracehouse.dashboard.timerange import to_rfc3339
 
 RUNS_PATH = "/api/v1/analytics/drift/runs"
@@ -72,19 +80,36 @@ def _quick_look(settings, window, baseline_start, baseline_end) -> None:
         st.caption("The baseline window has no spans: nothing to compare against yet. Pick another baseline.")
 
 
-def _report(run, template) -> None:
+def _report(run, run_id: str, template) -> None:
+    trigger = "scheduled" if run.get("trigger") not in (None, "api") else "started here or through the API"
+    st.caption(f"Report `{run_id}` ({trigger}): current {describe_window(run.get('current'))}, baseline "
+               f"{describe_window(run.get('baseline'))}.")
     signals = drift_signals_to_frame(run.get("signals") or [])
     if signals.empty:
         st.info("This report has no signals: too few samples in one of the windows.", icon=":material/info:")
         return
-    drifted = signals["verdict"].str.lower().isin({"drift", "alert"})
+    drifted = signals["verdict"].str.lower() == DRIFTED
     tiles = st.columns(3)
     tiles[0].metric("Signals", format_count(len(signals)))
     tiles[1].metric("Drifted", format_count(int(drifted.sum())))
     p_values = signals["p_value"].dropna()
     tiles[2].metric("Smallest p-value", f"{p_values.min():.4f}" if not p_values.empty else "—")
     st.plotly_chart(build_drift_figure(signals, template=template), theme=None)
-    st.dataframe(signals, hide_index=True, column_order=list(_SIGNALS), column_config=_SIGNALS)
+    shown = signals.assign(verdict=signals["verdict"].str.replace("_", " ", regex=False))  # no_drift -> no drift
+    st.dataframe(shown, hide_index=True, column_order=list(_SIGNALS), column_config=_SIGNALS)
+
+
+def _empty_state() -> None:
+    st.info(
+        "**No drift reports in this project yet.** A report compares a current window with a baseline on input "
+        "and output text, lengths, tokens, latency, cost, error and refusal rates and scores, each with a "
+        "statistic, a p-value and a verdict.\n\n"
+        "Start one with **Compare with the baseline** above (the window in the sidebar against the baseline "
+        "chosen here): it runs on the collector and this page follows it. A collector with scheduled jobs on "
+        "also writes one every hour (the last day against the week before); the newest finished report opens "
+        "here.",
+        icon=":material/trending_up:",
+    )
 
 
 def render() -> None:
@@ -102,20 +127,18 @@ def render() -> None:
         session.show_unavailable(UNAVAILABLE, f"POST {RUNS_PATH}",
                                  "The quick look below compares the two windows from metrics already.")
     else:
-        start, run_box = st.columns([2, 3], vertical_alignment="bottom")
-        run_id = run_box.text_input("Report id", key=RUN_PARAM, bind="query-params",
-                                    placeholder="a finished report's id, or start one").strip()
+        listed = runs.list_runs(RUNS_PATH)
+        start, pick = st.columns([2, 3], vertical_alignment="bottom")
         if start.button("Compare with the baseline", icon=":material/play_arrow:", type="primary"):
             body = {"baseline": {"start": to_rfc3339(baseline_start), "end": to_rfc3339(baseline_end)},
                     "current": {"start": window.start_param, "end": window.end_param}}
             runs.start_run(RUNS_PATH, body, RUN_PARAM, unavailable=UNAVAILABLE, endpoint=f"POST {RUNS_PATH}")
-        elif run_id:
+        elif run_id := runs.choose_run(pick, listed or [], RUN_PARAM, label=drift_run_label, what="drift"):
             run = runs.follow_run(f"{RUNS_PATH}/{run_id}", run_id, "drift")
             if run is not None:
-                _report(run, template)
-        else:
-            st.info("Start a drift report with the button above: it runs on the collector and this page follows it.",
-                    icon=":material/info:")
+                _report(run, run_id, template)
+        elif listed is not None:  # else the error is shown
+            _empty_state()
     _quick_look(settings, window, baseline_start, baseline_end)
 
 

@@ -16,12 +16,16 @@ from tracehouse.dashboard.figures import (
     build_signal_heatmap_figure,
     build_signal_trend_figure,
 )
+from tracehouse.dashboard.formatting import format_version
 from tracehouse.dashboard.frames import metrics_by_group, metrics_to_frame
 from tracehouse.dashboard.signals import signal_rates, signals_frame, signals_over_time
 
 # What the page shows (and writes into the URL, ``?by=model``) -> the metrics API's group_by.
 _GROUPINGS = {"prompt version": "prompt_version", "model": "model"}
-_SAMPLES = [200, 500, 1000]
+_SAMPLES = [200, 500, 1000]  # the first is the default: full LLM spans carry their messages (~5 KB each)
+# What the signals read of each sampled call (signals.py); the rest of a span is not kept in the cache.
+_SIGNAL_FIELDS = ("kind", "status", "start_time", "trace_id", "span_id", "model", "prompt_name", "prompt_version",
+                  "finish_reason", "output_text", "output_messages")
 SCORES_PATH = "/api/v1/scores"
 
 _BY_GROUP = {
@@ -76,7 +80,7 @@ def render() -> None:
     # No format_func: a bound widget writes its displayed text to the URL.
     label = controls[0].segmented_control("Group by", list(_GROUPINGS), default="prompt version", required=True,
                                           key="by", bind="query-params") or "prompt version"
-    sample = controls[1].selectbox("LLM calls sampled", _SAMPLES, index=1, key="sample", bind="query-params",
+    sample = controls[1].selectbox("LLM calls sampled", _SAMPLES, key="sample", bind="query-params",
                                    help="Refusals and finish reasons are read from the newest calls in the range")
     by = _GROUPINGS[label]
     try:
@@ -95,7 +99,7 @@ def render() -> None:
                + (" Versions are numbered per prompt: v2 here is every prompt's v2 together; the heatmap below "
                   "keeps prompts apart." if by == "prompt_version" else ""))
     x_range = (window.start, window.end)
-    named = metrics.assign(group=metrics["group"].map(lambda g: (f"v{g}" if g else "(none)")
+    named = metrics.assign(group=metrics["group"].map(lambda g: (format_version(g) if g else "(none)")
                                                       if by == "prompt_version" else g))
     left, right = st.columns(2)
     left.plotly_chart(build_error_rate_figure(named, template=template, x_range=x_range,
@@ -115,7 +119,7 @@ def _signals(settings, window, template, by: str, sample: int) -> None:
     try:
         with st.spinner(f"Reading the newest {sample:,} LLM calls…"):
             calls = signals_frame(fetch_newest(settings, "spans", {"kind": "llm"}, sample, window.start_param,
-                                               window.end_param))
+                                               window.end_param, _SIGNAL_FIELDS))
     except ApiError as err:
         session.show_api_error(err)
         return
