@@ -44,7 +44,7 @@ class BatchIn(BaseModel):
 class CohortsIn(BaseModel):
     a: dict[str, Any]
     b: dict[str, Any]
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="bootstrap seed (a non-negative integer)")
 
 
 def replay_router(store: Store, providers: Providers, batch: BatchReplays,

@@ -81,7 +81,7 @@ def page_cases(trace_id: str, session_id: str) -> list[PageCase]:
         PageCase("session", f"/sessions?session_id={session_id}", "[data-testid=stChatMessage]"),
         PageCase("cost", "/cost", "div.js-plotly-plot"),
         PageCase("quality", "/quality", "div.js-plotly-plot"),
-        PageCase("clusters", "/clusters", "text:No clustering runs in this project yet"),
+        PageCase("clusters", "/clusters", "text:Run clustering over the"),  # empty state or the newest run
         PageCase("drift", "/drift", "[data-testid=stDataFrame]"),
         PageCase("replay", "/replay", "text:Pick an LLM call to replay"),
     ]
