@@ -46,6 +46,7 @@ from tracehouse.storage.drift import FILTER_COLUMNS, VERSION_COLUMNS, DriftStore
 
 from .drift import DriftParams, DriftReport, compute_drift
 from .drift_window import DriftWindow, window_from_rows
+from .job_queue import JobThread, fail_orphans
 from .jobs import JobQueueFull, PeriodicHandle
 from .signals import SignalRules
 
@@ -183,8 +184,10 @@ def _params_for(params: DriftParams, baseline: WindowSpec, current: WindowSpec) 
     return replace(params, segment_by=segment_by) if segment_by != params.segment_by else params
 
 
-class DriftJobs:
+class DriftJobs(JobThread):
     """Drift runs over one ``Store`` (see the module docstring)."""
+
+    thread_name = "tracehouse-drift-jobs"
 
     def __init__(self, store: Store, *, params: DriftParams = DriftParams(), rules: SignalRules = SignalRules(),
                  max_rows: int = 20_000, use_clusters: bool = True, max_queued: int = 16, recover: bool = True,
@@ -206,26 +209,7 @@ class DriftJobs:
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
         embedded = getattr(self.drift.store.target, "kind", "chdb") == "chdb"
-        before = None if embedded else self._clock_ns() - STALE_AFTER_S * _NS
-        for run in self.drift.unfinished_runs(before):
-            self.drift.put_run({**run, "status": "failed", "stage": "",
-                                "reason": "interrupted: the process running it stopped before it finished"})
-
-    def _ensure_worker(self) -> None:
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="tracehouse-drift-jobs", daemon=True)
-                self._worker.start()
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Stop taking runs; the run in progress finishes in the background (daemon thread)."""
-        self._closed.set()
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass
-        if self._worker is not None:
-            self._worker.join(timeout_s)
+        fail_orphans(self.drift, embedded, self._clock_ns(), STALE_AFTER_S)
 
     # -- API ----------------------------------------------------------------------------------------------------
     def submit(self, project: str, baseline: WindowSpec | Mapping[str, Any], current: WindowSpec | Mapping[str, Any],

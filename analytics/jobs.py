@@ -45,6 +45,7 @@ from .embedding import Embedder
 from .interactions import Interaction, Score, ToolError, interactions_from_rows
 from .signals import SignalRules, detect_all
 from ._state import FittedModel
+from .job_queue import JobThread, fail_orphans
 
 __all__ = ["DEFAULT_WINDOW_S", "ClusterJobs", "JobQueueFull", "PeriodicHandle", "TERMINAL"]
 
@@ -99,8 +100,10 @@ class PeriodicHandle:
             self._thread.join(timeout_s)
 
 
-class ClusterJobs:
+class ClusterJobs(JobThread):
     """Failure-mode clustering runs over one ``Store`` (see the module docstring)."""
+
+    thread_name = "tracehouse-cluster-jobs"
 
     def __init__(self, store: Store, *, params: ClusterParams = ClusterParams(), rules: SignalRules = SignalRules(),
                  embedder_factory: Callable[[ClusterParams], Embedder] | None = None, max_queued: int = 16,
@@ -121,29 +124,8 @@ class ClusterJobs:
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def _recover(self) -> None:
-        """Embedded storage has one process, so its unfinished runs are orphans. On a ClickHouse server other
-        replicas may be running theirs: only runs without a state change for ``STALE_AFTER_S`` are orphans."""
         embedded = getattr(self.analytics.store.target, "kind", "chdb") == "chdb"
-        before = None if embedded else self._clock_ns() - int(STALE_AFTER_S * 1e9)
-        for run in self.analytics.unfinished_runs(before):
-            self.analytics.put_run({**run, "status": "failed", "stage": "",
-                                    "reason": "interrupted: the process running it stopped before it finished"})
-
-    def _ensure_worker(self) -> None:
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="tracehouse-cluster-jobs", daemon=True)
-                self._worker.start()
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Stop taking runs; the run in progress finishes in the background (the thread is a daemon)."""
-        self._closed.set()
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass
-        if self._worker is not None:
-            self._worker.join(timeout_s)
+        fail_orphans(self.analytics, embedded, self._clock_ns(), STALE_AFTER_S)
 
     # -- API --------------------------------------------------------------------------------------------------------
     def submit(self, project: str, start_ns: int | None = None, end_ns: int | None = None,
