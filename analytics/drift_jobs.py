@@ -46,8 +46,8 @@ from tracehouse.storage.drift import FILTER_COLUMNS, VERSION_COLUMNS, DriftStore
 
 from .drift import DriftParams, DriftReport, compute_drift
 from .drift_window import DriftWindow, window_from_rows
-from .job_queue import JobThread, fail_orphans
-from .jobs import JobQueueFull, PeriodicHandle
+from .job_queue import JobQueueFull, JobThread, fail_orphans
+from .jobs import PeriodicHandle
 from .signals import SignalRules
 
 __all__ = ["DEFAULT_BASELINE_S", "DEFAULT_CURRENT_S", "DriftJobs", "JobQueueFull", "WindowSpec", "format_time",
@@ -230,18 +230,7 @@ class DriftJobs(JobThread):
         state = {"project": project, "run_id": job.run_id, "status": "queued", "progress": 0.0, "stage": "",
                  "trigger": trigger, "baseline": b.to_dict(), "current": c.to_dict(), "params": asdict(run_params),
                  "created_ms": job.created_ms}
-        if self._queue.full():
-            raise JobQueueFull(f"{self._queue.maxsize} drift runs are already waiting; retry later")
-        self.drift.put_run(state)
-        with self._lock:
-            self._live[(project, job.run_id)] = state
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full as exc:
-            self._fail(state, "the run queue was full")
-            raise JobQueueFull(f"{self._queue.maxsize} drift runs are already waiting; retry later") from exc
-        self._ensure_worker()
-        return job.run_id
+        return self._enqueue(job, state, self.drift, "drift")
 
     def get(self, project: str, run_id: str) -> dict[str, Any] | None:
         """``{run_id, status, signals: [{name, statistic, p_value, effect_size, verdict, n_baseline, n_current,

@@ -11,6 +11,10 @@ _NS = 1_000_000_000
 ORPHAN_REASON = "interrupted: the process running it stopped before it finished"
 
 
+class JobQueueFull(RuntimeError):
+    """Too many runs are waiting; try again once some have finished."""
+
+
 class RunTable(Protocol):
     def unfinished_runs(self, before_ns: int | None) -> list[dict[str, Any]]: ...
 
@@ -35,6 +39,24 @@ class JobThread:
     _worker: threading.Thread | None
     _closed: threading.Event
     _work: Callable[[], None]
+    _live: dict[tuple[str, str], dict[str, Any]]
+    _fail: Callable[[dict[str, Any], str], None]
+
+    def _enqueue(self, job: Any, state: dict[str, Any], runs: RunTable, what: str) -> str:
+        """Record a queued run and hand it to the thread; ``JobQueueFull`` when ``what`` runs already wait."""
+        full = f"{self._queue.maxsize} {what} runs are already waiting; retry later"
+        if self._queue.full():
+            raise JobQueueFull(full)
+        runs.put_run(state)
+        with self._lock:
+            self._live[(state["project"], state["run_id"])] = state
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full as exc:
+            self._fail(state, "the run queue was full")
+            raise JobQueueFull(full) from exc
+        self._ensure_worker()
+        return str(state["run_id"])
 
     def _ensure_worker(self) -> None:
         with self._lock:

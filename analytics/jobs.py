@@ -45,7 +45,7 @@ from .embedding import Embedder
 from .interactions import Interaction, Score, ToolError, interactions_from_rows
 from .signals import SignalRules, detect_all
 from ._state import FittedModel
-from .job_queue import JobThread, fail_orphans
+from .job_queue import JobQueueFull, JobThread, fail_orphans
 
 __all__ = ["DEFAULT_WINDOW_S", "ClusterJobs", "JobQueueFull", "PeriodicHandle", "TERMINAL"]
 
@@ -55,10 +55,6 @@ DEFAULT_WINDOW_S = 7 * 24 * 3600
 STALE_AFTER_S = 3 * 3600
 TERMINAL = frozenset({"done", "failed"})
 _LOAD, _COMPUTE, _SAVE = (0.0, 0.1), (0.1, 0.85), (0.85, 1.0)
-
-
-class JobQueueFull(RuntimeError):
-    """Too many runs are waiting; try again once some have finished."""
 
 
 @dataclass(frozen=True)
@@ -145,18 +141,7 @@ class ClusterJobs(JobThread):
         state = {"project": project, "run_id": job.run_id, "status": "queued", "progress": 0.0, "stage": "",
                  "start_ns": start_ns, "end_ns": end_ns, "filters": filters, "params": asdict(job.params),
                  "created_ms": job.created_ms}
-        if self._queue.full():
-            raise JobQueueFull(f"{self._queue.maxsize} clustering runs are already waiting; retry later")
-        self.analytics.put_run(state)
-        with self._lock:
-            self._live[(project, job.run_id)] = state
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full as exc:
-            self._fail(state, "the run queue was full")
-            raise JobQueueFull(f"{self._queue.maxsize} clustering runs are already waiting; retry later") from exc
-        self._ensure_worker()
-        return job.run_id
+        return self._enqueue(job, state, self.analytics, "clustering")
 
     def get(self, project: str, run_id: str) -> dict[str, Any] | None:
         """The run as the API shows it, with its ranked clusters once done; None for an unknown run."""

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from .policy import apply_policy_json
+from .serialize import SPAN_FIELDS
 
 FORMATS = {"jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 _JSON_COLUMNS = ("input_messages", "output_messages", "params", "metadata", "attributes", "resource", "events",
@@ -41,8 +42,6 @@ def _schema() -> Any:
         if name == "redacted":
             return pa.bool_()
         return pa.string()
-
-    from .serialize import SPAN_FIELDS
 
     return pa.schema([(name, kind(name)) for name in SPAN_FIELDS])
 
