@@ -15,6 +15,7 @@ spans). Small aggregations (a page of trace summaries) keep ``LIMIT 1 BY``.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Sequence
 
@@ -31,9 +32,12 @@ READ_SETTINGS: dict[str, Any] = {"max_execution_time": 30, "timeout_overflow_mod
                                  "use_text_index_postings_cache": 1, "use_text_index_dictionary_cache": 1}
 # Rollups small enough to merge completely on a schedule (Store.compact_rollups).
 COMPACT_ROLLUPS = ("metrics_1h", "metrics_1d", "tenant_metrics_1d")
-# The full-text expression: it must match the idx_text index definition in migrations/0001_core.sql.
-TEXT_EXPR = "lowerUTF8(concat(input_text, '\\n', output_text))"
-TEXT_NGRAM = 2  # the index's ngrams(N): shorter needles cannot use it and are matched by a scan
+# The full-text index expression: it must match idx_text in migrations/0080_word_search_index.sql.
+TEXT_EXPR = ("arrayStringConcat(arrayDistinct(splitByNonAlpha(lower(concat(input_text, '\\n', output_text)))), "
+             "' ')")
+# Where splitByNonAlpha splits (ASCII whitespace and punctuation; checked against the engine in the tests).
+_WORD_BREAK = re.compile(r"[\t-\r !-/:-@\[-`{-}]+")
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 FILTER_COLUMNS = ("trace_id", "span_id", "tenant", "user", "session", "model", "status", "kind", "provider", "service",
                   "environment", "release", "prompt_name", "prompt_version")
@@ -111,19 +115,36 @@ def _ts(name: str) -> str:
     return f"fromUnixTimestamp64Nano({{{name}:Int64}}, 'UTC')"
 
 
-def text_clause(q: str) -> str:
+def needle_bigrams(q: str) -> list[str]:
+    """The index tokens every text containing ``q`` (case-insensitively) has: the character bigrams inside each
+    word of the needle, ASCII-folded like the index. A bigram with a cased letter outside ASCII is left out:
+    the index keeps such letters as written, while the search ignores their case."""
+    grams: dict[str, None] = {}
+    for word in _WORD_BREAK.split(q.translate(_ASCII_UPPER)):
+        for a, b in zip(word, word[1:]):
+            if _caseless(a) and _caseless(b):
+                grams[a + b] = None
+    return list(grams)
+
+
+def _caseless(c: str) -> bool:
+    return c < "\x80" or c.lower() == c == c.upper()
+
+
+def text_clause(q: str) -> tuple[str, dict[str, Any]]:
     """Case-insensitive substring search over input and output that uses the ``idx_text`` index.
 
-    ``hasAllTokens`` over the folded text reads the index alone (direct read) and keeps rows that contain every
-    character bigram of the needle; the ``positionCaseInsensitiveUTF8`` check then keeps the rows that really
-    contain it. The index is on the folded expression itself, so the answer is the same with or without the
-    index. Needles shorter than a bigram cannot use the index and are matched by the check alone.
+    ``hasAllTokens`` reads the index alone (direct read) and keeps rows whose words hold every bigram of the
+    needle's words (``needle_bigrams``); the ``positionCaseInsensitiveUTF8`` check then keeps the rows that
+    really contain the needle. The index is on the expression itself, so the answer is the same with or without
+    it. A needle without such a bigram (one character, punctuation) is matched by the check alone.
     """
     check = ("(positionCaseInsensitiveUTF8(input_text, {q:String}) > 0 "
              "OR positionCaseInsensitiveUTF8(output_text, {q:String}) > 0)")
-    if len(q) >= TEXT_NGRAM:
-        return f"hasAllTokens({TEXT_EXPR}, lowerUTF8({{q:String}})) AND {check}"
-    return check
+    grams = needle_bigrams(q)
+    if grams:
+        return f"hasAllTokens({TEXT_EXPR}, {{q_grams:Array(String)}}) AND {check}", {"q": q, "q_grams": grams}
+    return check, {"q": q}
 
 
 def _where(project: str, f: SpanFilter, *, text: bool = True) -> tuple[list[str], dict[str, Any]]:
@@ -135,8 +156,9 @@ def _where(project: str, f: SpanFilter, *, text: bool = True) -> tuple[list[str]
         clauses.append(f"`{column}` = {{{column}:String}}")
         params[column] = value
     if f.q and text:
-        clauses.append(text_clause(f.q))
-        params["q"] = f.q
+        clause, text_params = text_clause(f.q)
+        clauses.append(clause)
+        params.update(text_params)
     return clauses, params
 
 

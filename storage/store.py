@@ -8,6 +8,7 @@ sessions off) both allow concurrent queries. Every method blocks on I/O (call it
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from . import queries
 from .errors import ConfigError, InvalidQueryError, QueryError, StorageError, UnavailableError
 from .migrate import Layout, load_migrations, schema_table_statements
 from .record import SpanRecord
-from .rows import INSERT_COLUMNS, SPAN_INDEX, row_to_dict, span_row
+from .rows import INSERT_COLUMNS, SPAN_INDEX, dumps, row_to_dict, span_row
 from .target import StorageTarget, parse_storage_url
 
 logger = logging.getLogger("tracehouse.storage")
@@ -301,28 +302,20 @@ class Store:
     def _without_stored(self, rows: Sequence[Sequence[Any]],
                         token: str) -> tuple[list[Sequence[Any]], set[tuple[str, str, str]]]:
         """The span rows to write, and which of them update a stored span (they carry more content)."""
-        project_at, trace_at, span_at, start_at = (SPAN_INDEX[c] for c in ("project", "trace_id", "span_id",
-                                                                           "start_time"))
+        project_at, trace_at, span_at = (SPAN_INDEX[c] for c in ("project", "trace_id", "span_id"))
         by_project: dict[str, list[Sequence[Any]]] = {}
         for r in rows:
             by_project.setdefault(r[project_at], []).append(r)
         stored: dict[tuple[str, str, str], int] = {}
         for project, group in by_project.items():
-            _, found = self._query(
-                "SELECT trace_id, span_id, max(length(input_messages) + length(output_messages) "
-                "+ length(input_text) + length(output_text)) FROM spans WHERE project = {project:String} "
-                "AND (insert_token = '' OR insert_token != {token:String}) "
-                "AND start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC') "
-                "AND start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC') "
-                "AND (start_time, trace_id, span_id) IN "
-                "(SELECT fromUnixTimestamp64Nano(k.1, 'UTC'), k.2, k.3 FROM "
-                "(SELECT arrayJoin({keys:Array(Tuple(Int64, String, String))}) AS k)) "
-                "GROUP BY trace_id, span_id",
-                {"project": project, "token": token, "lo": min(r[start_at] for r in group),
-                 "hi": max(r[start_at] for r in group),
-                 "keys": [(r[start_at], r[trace_at], r[span_at]) for r in group]},
-            )
-            stored.update(((project, t, s), int(size)) for t, s, size in found)
+            # Keys first (narrow columns, by primary key); content sizes only for the few already stored:
+            # reading the multi-KB content columns for every key cost more than the insert itself.
+            found = self._stored_spans(project, token, group, "count()")
+            if found:
+                group = [r for r in group if (r[trace_at], r[span_at]) in found]
+                found = self._stored_spans(project, token, group, "max(length(input_messages) + "
+                                           "length(output_messages) + length(input_text) + length(output_text))")
+            stored.update(((project, t, s), int(size)) for (t, s), size in found.items())
         seen: set[tuple[str, str, str]] = set()
         fresh, updates = [], set()
         for r in rows:  # also drop repeats inside the batch itself
@@ -338,6 +331,27 @@ class Store:
         if len(fresh) < len(rows):
             logger.debug("insert: %d of %d spans already stored", len(rows) - len(fresh), len(rows))
         return fresh, updates
+
+    def _stored_spans(self, project: str, token: str, rows: Sequence[Sequence[Any]],
+                      measure: str) -> dict[tuple[str, str], Any]:
+        """(trace_id, span_id) -> ``measure`` for the given span rows other inserts already stored."""
+        start_at, trace_at, span_at = (SPAN_INDEX[c] for c in ("start_time", "trace_id", "span_id"))
+        # The keys go inline as base64 of JSON (any id survives, nothing needs escaping): bound as a
+        # parameter, the client escapes it a character at a time in Python, which cost more than the query.
+        keys = base64.b64encode(dumps([(r[start_at], r[trace_at], r[span_at]) for r in rows]).encode()).decode()
+        _, found = self._query(
+            f"SELECT trace_id, span_id, {measure} FROM spans WHERE project = {{project:String}} "
+            "AND (insert_token = '' OR insert_token != {token:String}) "
+            "AND start_time >= fromUnixTimestamp64Nano({lo:Int64}, 'UTC') "
+            "AND start_time <= fromUnixTimestamp64Nano({hi:Int64}, 'UTC') "
+            "AND (start_time, trace_id, span_id) IN "
+            "(SELECT fromUnixTimestamp64Nano(k.1, 'UTC'), k.2, k.3 FROM (SELECT arrayJoin(JSONExtract("
+            f"base64Decode('{keys}'), 'Array(Tuple(Int64, String, String))')) AS k)) GROUP BY trace_id, span_id",
+            {"project": project, "token": token, "lo": min(r[start_at] for r in rows),
+             "hi": max(r[start_at] for r in rows)},
+            {"max_query_size": len(keys) + 65536},
+        )
+        return {(t, s): value for t, s, value in found}
 
     def _page(self, build: Any, limit: int) -> list[dict[str, Any]]:
         """Read a page of spans with ``build(fetch) -> (sql, params)`` and drop duplicate rows of a span; if

@@ -77,6 +77,33 @@ def test_full_text_reads_the_text_index_and_answers_the_same_without_it(texts: S
         assert with_index == without and with_index
 
 
+def test_the_word_breaks_are_the_engines(store: Store):
+    """needle_bigrams splits where splitByNonAlpha does, over every ASCII character and some beyond."""
+    sample = "".join(chr(c) for c in range(1, 128)) + "é注、。،😀~"
+    for i in range(0, len(sample), 16):
+        piece = "a" + sample[i:i + 16] + "b"
+        engine = store._query("SELECT splitByNonAlpha(lower({s:String}))", {"s": piece})[1][0][0]
+        assert engine == [w for w in queries._WORD_BREAK.split(piece.lower()) if w], repr(piece)
+
+
+def test_random_needles_find_the_same_rows_with_and_without_the_index(store: Store):
+    import random
+    rng = random.Random(11)
+    alphabet = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.-#'\n") + list("注文退款طلبيПриветÉé~")
+    texts = {t: "".join(rng.choice(alphabet) for _ in range(rng.randrange(5, 80))) for t in range(1, 41)}
+    store.insert_spans([span(t, 0, input_text=text[:30], output_text=text[30:]) for t, text in texts.items()])
+    texts = {t: rng.choice((text[:30], text[30:] or text)) for t, text in texts.items()}  # needles from one column
+    for _ in range(60):
+        source = rng.choice(list(texts))
+        text = texts[source]
+        a = rng.randrange(len(text))
+        needle = "".join(c.swapcase() if rng.random() < 0.3 else c for c in text[a:a + rng.randrange(2, 9)])
+        sql, params = queries.search_spans("p1", window(q=needle), None, 100)
+        with_index = {r[1] for r in store._query(sql, params)[1]}
+        without = {r[1] for r in store._query(sql, params, {"use_skip_indexes": 0})[1]}
+        assert with_index == without and f"{source:032x}" in with_index, needle
+
+
 # -- idempotent inserts ----------------------------------------------------------------------------------
 ROLLUPS = ("metrics_1m", "metrics_1h", "metrics_1d", "tenant_metrics_1h", "tenant_metrics_1d")
 

@@ -47,8 +47,18 @@ def test_single_node_schema_has_no_cluster_parts():
                   "idx_text lowerUTF8(concat(input_text, '\\n', output_text)) TYPE text(tokenizer = ngrams(2))"):
         assert index in spans
     assert "input_text String CODEC(ZSTD(3))" in spans
-    # the query layer's full-text expression is the index's expression
-    assert queries.TEXT_EXPR.replace("\\\\", "\\") in spans
+
+
+def test_the_word_index_replaces_the_bigram_index_on_every_layout():
+    word_index = next(m for m in load_migrations() if m.version == 80)
+    for layout, table in ((SINGLE, "spans"), (CLUSTER, "spans_local")):
+        statements = word_index.render(layout)
+        assert statements[0].startswith(f"ALTER TABLE {table}") and "DROP INDEX IF EXISTS idx_text" in statements[0]
+        assert "ADD INDEX IF NOT EXISTS idx_text" in statements[1] and "TYPE text(tokenizer = ngrams(2))" in statements[1]
+        # the query layer's full-text expression is the index's expression
+        assert queries.TEXT_EXPR.replace("\\\\", "\\") in " ".join(statements[1].split())
+        assert "MATERIALIZE INDEX idx_text" in statements[2]
+        assert ("ON CLUSTER" in "".join(statements)) == (layout is CLUSTER)
 
 
 def test_cluster_schema_is_replicated_sharded_and_on_cluster():
@@ -138,10 +148,24 @@ def test_values_only_travel_as_parameters():
         queries.cost_breakdown("p", window(), ("tenant", "user"))
 
 
-def test_text_search_uses_the_index_for_two_characters_or_more():
-    assert queries.text_clause("退款").startswith(f"hasAllTokens({queries.TEXT_EXPR}, lowerUTF8({{q:String}}))")
-    single = queries.text_clause("退")
-    assert "hasAllTokens" not in single and "positionCaseInsensitiveUTF8" in single
+def test_text_search_uses_the_index_when_the_needle_has_a_bigram_inside_a_word():
+    clause, params = queries.text_clause("退款")
+    assert clause.startswith(f"hasAllTokens({queries.TEXT_EXPR}, {{q_grams:Array(String)}})")
+    assert params == {"q": "退款", "q_grams": ["退款"]}
+    for needle in ("退", "#a", "?!"):  # no two-character run inside a word
+        clause, params = queries.text_clause(needle)
+        assert "hasAllTokens" not in clause and "positionCaseInsensitiveUTF8" in clause and "q_grams" not in params
+
+
+@pytest.mark.parametrize("needle, grams", [
+    ("Order #A-77?", ["or", "rd", "de", "er", "77"]),   # ASCII folded; split where the index splits
+    ("订单号", ["订单", "单号"]),
+    ("REFUND refund", ["re", "ef", "fu", "un", "nd"]),  # each bigram once
+    ("Привет", []),                                      # cased letters outside ASCII: left to the check
+    ("a~b", ["a~", "~b"]),                               # "~" is not a word break for splitByNonAlpha
+])
+def test_needle_bigrams_are_the_bigrams_inside_its_words(needle: str, grams: list[str]):
+    assert queries.needle_bigrams(needle) == grams
 
 
 def test_rollup_choice_follows_step_dimensions_and_filters():
