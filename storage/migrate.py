@@ -11,6 +11,7 @@ placeholder                     single node              cluster ``c`` (``?clust
 ``${table:spans}``              ``spans``                ``spans_local`` (the replicated table on each node)
 ``${engine:ReplacingMergeTree(v)}``  ``ReplacingMergeTree(v)``  ``ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', v)``
 ``${distributed:spans:KEY}``    (statement dropped)      ``CREATE TABLE spans ... ENGINE = Distributed('c', db, 'spans_local', KEY)``
+``${cluster_only}``             (statement dropped)      (nothing): for statements on Distributed tables
 ==============================  =======================  ==================================================
 
 Reads and inserts always use the plain name (a Distributed table on a cluster), so the query layer is the
@@ -120,6 +121,8 @@ def render(template: str, layout: Layout) -> str:
             return _engine(arg, layout)
         if kind == "distributed" and arg:
             return _distributed(arg, layout)
+        if kind == "cluster_only" and arg is None:
+            return ""
         raise ValueError(f"unknown migration placeholder {match.group(0)!r}")
 
     return _PLACEHOLDER.sub(substitute, template)
@@ -138,6 +141,8 @@ def render_statements(template: str, layout: Layout) -> tuple[str, ...]:
                 raise ValueError("a CREATE statement without ${on_cluster} cannot run on a cluster; write "
                                  "${table:NAME}${on_cluster}, ${engine:...} and ${distributed:NAME:KEY} (see "
                                  f"storage/migrate.py): {statement[:80]!r}")
+    if not layout.cluster:
+        statements = tuple(s for s in statements if "${cluster_only}" not in s)
     return tuple(s for s in (render(s, layout).strip() for s in statements) if s)
 
 

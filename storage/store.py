@@ -25,7 +25,7 @@ from . import queries
 from .errors import ConfigError, InvalidQueryError, QueryError, StorageError, UnavailableError
 from .migrate import Layout, load_migrations, schema_table_statements
 from .record import SpanRecord
-from .rows import INSERT_COLUMNS, SPAN_INDEX, dumps, row_to_dict, span_row
+from .rows import INSERT_COLUMNS, SPAN_INDEX, dumps, row_to_dict, span_row, with_text_derived
 from .target import StorageTarget, parse_storage_url
 
 logger = logging.getLogger("tracehouse.storage")
@@ -278,6 +278,7 @@ class Store:
         """``insert_spans`` for rows made by ``rows.span_row`` (the collector makes them on its ingest threads
         and logs them). The rows are only read, never changed."""
         updates: set[tuple[str, str, str]] = set()
+        rows = [with_text_derived(r) for r in rows]
         if skip_existing and rows:
             rows, updates = self._without_stored(rows, dedup_token or "")
         if not rows:
@@ -313,8 +314,8 @@ class Store:
             found = self._stored_spans(project, token, group, "count()")
             if found:
                 group = [r for r in group if (r[trace_at], r[span_at]) in found]
-                found = self._stored_spans(project, token, group, "max(length(input_messages) + "
-                                           "length(output_messages) + length(input_text) + length(output_text))")
+                found = self._stored_spans(project, token, group, "max(length(input_messages) + length(output_messages) "
+                                           "+ length(input_text_stored) + length(output_text_stored))")
             stored.update(((project, t, s), int(size)) for (t, s), size in found.items())
         seen: set[tuple[str, str, str]] = set()
         fresh, updates = [], set()
@@ -734,7 +735,8 @@ _CONTENT_AT = tuple(SPAN_INDEX[c] for c in ("input_messages", "output_messages",
 
 
 def _content_size(row: Sequence[Any]) -> int:
-    """The bytes of content a copy of a span carries, as the stored columns' lengths count them."""
+    """The bytes of content a copy of a span carries, as the stored columns' lengths count them (texts the
+    messages hold are not stored again, so they count once)."""
     return sum(len(row[i].encode()) for i in _CONTENT_AT)
 
 

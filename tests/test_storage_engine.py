@@ -104,6 +104,41 @@ def test_random_needles_find_the_same_rows_with_and_without_the_index(store: Sto
         assert with_index == without and f"{source:032x}" in with_index, needle
 
 
+def _msgs(*contents, kind="text"):
+    return tuple({"role": "user", "parts": [{"type": kind, "content": c} for c in group]} for group in contents)
+
+
+@pytest.mark.parametrize("messages, text, stored_once", [
+    (_msgs(["hello", "world"], ["注文 \"quoted\" \\ back"]), "hello\nworld\n注文 \"quoted\" \\ back", True),
+    (_msgs(["tab\tnul\x00 ctrl\x01 emoji 😀 rtl مرحبا"]), "tab\tnul\x00 ctrl\x01 emoji 😀 rtl مرحبا", True),
+    ((), "", False),                                      # nothing to store either way
+    ((), "plain tool input", False),                      # no messages: the text is all there is
+    (_msgs(["a", ""]), "a", False),                       # an empty part: not read back the same
+    (_msgs(["x"]), "x but redacted differently", False),  # the text is not the messages' text
+    ((*_msgs(["q"]), {"role": "assistant", "parts": [{"type": "tool_call", "name": "f", "arguments": "{}"}]}),
+     "q\nf({})", False),
+])
+def test_texts_the_messages_hold_are_stored_once_and_read_back_exactly(store: Store, messages, text, stored_once):
+    store.insert_spans([span(1, 0, input_messages=messages, input_text=text, output_text="")])
+    stored, derived, read_back = store._query(
+        "SELECT input_text_stored, text_derived, input_text FROM spans", {})[1][0]
+    assert read_back == text and stored == ("" if stored_once else text) and bool(derived & 1) == stored_once
+    assert store.get_trace("p1", f"{1:032x}")[0]["input_text"] == text
+
+
+def test_a_row_logged_before_content_once_is_stored_as_it_is(store: Store):
+    from tracehouse.storage.rows import span_row
+    old = span_row(span(2, 0, input_messages=_msgs(["hi"]), input_text="hi"))[:-1]  # no text_derived
+    old[queries_span_index("input_text")] = "hi"
+    store.insert_span_rows([old])
+    assert store._query("SELECT input_text_stored, text_derived, input_text FROM spans", {})[1][0] == ("hi", 0, "hi")
+
+
+def queries_span_index(column: str) -> int:
+    from tracehouse.storage.rows import SPAN_INDEX
+    return SPAN_INDEX[column]
+
+
 # -- idempotent inserts ----------------------------------------------------------------------------------
 ROLLUPS = ("metrics_1m", "metrics_1h", "metrics_1d", "tenant_metrics_1h", "tenant_metrics_1d")
 
