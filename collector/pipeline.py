@@ -1,5 +1,8 @@
 """The ingest pipeline: decode -> normalize -> price -> storage rows -> write-ahead log (fsync) -> acknowledged.
 
+Requests are paced to storage (``pacing.Pacer``): while the writer is healthy but more than
+``ingest_max_lag_ms`` behind the log, a request waits before it is logged, up to ``ingest_max_wait_ms``.
+
 ``Pipeline.ingest`` is blocking (run it off the event loop); it returns only when the spans are durable in the
 log, and the writer stores them in ClickHouse shortly after. The log holds storage rows (``rows.span_row``),
 built once on the ingest threads and handed to the writer in memory; logs written by an older version hold
@@ -20,6 +23,7 @@ from tracehouse.storage.rows import span_row
 
 from .conventions import content_from_logs
 from .log_join import LogJoiner
+from .pacing import Pacer
 from .normalize import normalize
 from .otlp import Rejected, decode_logs, decode_traces
 from .policy import apply_policy
@@ -47,8 +51,10 @@ class Pipeline:
                                  segment_bytes=settings.wal_segment_bytes)
         self.writer = Writer(self.wal, lambda rows, token: store.insert_span_rows(_rows(rows), dedup_token=token),
                              batch_rows=settings.writer_batch_rows,
-                             max_delay_s=settings.writer_max_delay_ms / 1000)
+                             max_delay_s=settings.writer_max_delay_ms / 1000, on_stored=self._stored_batch)
         self.joiner = LogJoiner()
+        self.pacer = Pacer(settings.ingest_max_lag_ms / 1000)
+        self._stored = threading.Condition()
         self.span_limiter = RateLimiter(settings.rate_limit_spans_per_s, settings.rate_limit_spans_per_s)
         self._inflight = 0
         self._lock = threading.Lock()
@@ -85,6 +91,22 @@ class Pipeline:
                                   for r in self.joiner.on_logs(project, content_from_logs(logs))])
             return len(logs), rejected
 
+    def _pace(self) -> None:
+        """Wait while storage is healthy and too far behind; shed the request if that lasts too long."""
+        deadline = time.monotonic() + self.settings.ingest_max_wait_ms / 1000
+        while self.pacer.must_wait(self.wal.checkpoint, time.monotonic()) and not self.writer.stats.last_error:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Overloaded("storage is behind the write-ahead log by more than "
+                                 f"{self.pacer.max_lag_s:g} s; retry shortly", 1.0)
+            with self._stored:  # woken by the next stored batch; the timeout re-checks a failing writer
+                self._stored.wait(min(remaining, 0.25))
+
+    def _stored_batch(self, spans: int, seconds: float) -> None:
+        self.pacer.stored(spans, seconds)
+        with self._stored:
+            self._stored.notify_all()
+
     def _config(self, project: str) -> ProjectConfig:
         try:
             return self.configs.get(project)
@@ -108,8 +130,11 @@ class Pipeline:
         if not records:
             return
         rows = [span_row(r) for r in records]
+        self._pace()
         try:
-            self.wal.wait_durable(self.wal.append(encode_batch(rows), rows))
+            end = self.wal.append(encode_batch(rows), rows)
+            self.pacer.logged(end, time.monotonic(), len(rows))
+            self.wal.wait_durable(end)
         except WALFullError as exc:
             raise Overloaded(str(exc)) from exc
         except WALError as exc:
@@ -128,6 +153,7 @@ class Pipeline:
         s = self.writer.stats
         return {"stored_spans": s.stored_spans, "batches": s.batches, "insert_failures": s.failures,
                 "last_error": s.last_error, "wal_pending_bytes": self.wal.pending_bytes(),
+                "storage_lag_s": round(self.pacer.lag(self.wal.checkpoint, time.monotonic()), 3),
                 "replayed": self.ready}
 
 

@@ -30,8 +30,13 @@ class Settings:
     wal_max_bytes: int = 2 * 1024 * 1024 * 1024
     wal_segment_bytes: int = 64 * 1024 * 1024
     writer_batch_rows: int = 20_000
-    writer_max_delay_ms: int = 200
+    # Larger parts cost the engine far less per span (benchmarks/ingest.py: ~1,000 us a span in 250-span
+    # inserts, ~430 in 1,000-span ones), so the writer waits up to half a second to fill a batch;
+    # ingest_max_lag_ms bounds what that adds to visibility.
+    writer_max_delay_ms: int = 500
     max_inflight_bytes: int = 256 * 1024 * 1024
+    ingest_max_lag_ms: int = 1000
+    ingest_max_wait_ms: int = 10_000
     rate_limit_requests_per_s: float = 0.0
     rate_limit_spans_per_s: float = 0.0
     rate_limit_tenant_spans_per_s: float = 0.0
@@ -62,6 +67,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "writer_batch_rows": ("TRACEHOUSE_WRITER_BATCH_ROWS", "spans per insert into ClickHouse"),
     "writer_max_delay_ms": ("TRACEHOUSE_WRITER_MAX_DELAY_MS", "longest wait before a partial batch is inserted"),
     "max_inflight_bytes": ("TRACEHOUSE_MAX_INFLIGHT_BYTES", "request bytes decoded at once; past it ingest answers 503"),
+    "ingest_max_lag_ms": ("TRACEHOUSE_INGEST_MAX_LAG_MS", "while storage is healthy but further behind the log than this, "
+                          "ingest requests wait (0: never)"),
+    "ingest_max_wait_ms": ("TRACEHOUSE_INGEST_MAX_WAIT_MS", "longest such wait; past it ingest answers 503"),
     "rate_limit_requests_per_s": ("TRACEHOUSE_RATE_LIMIT_REQUESTS_PER_S",
                                   "requests per second per API key (burst: one second's worth); 0 = off"),
     "rate_limit_spans_per_s": ("TRACEHOUSE_RATE_LIMIT_SPANS_PER_S", "ingested spans per second per API key; 0 = off"),

@@ -54,8 +54,9 @@ class WriterStats:
 class Writer:
     def __init__(self, wal: WriteAheadLog, insert: Callable[[list[Any], str], Any], *,
                  batch_rows: int = 20_000, max_delay_s: float = 0.2, poll_s: float = 0.01,
-                 batch_bytes: int = 48 * 1024 * 1024) -> None:
+                 batch_bytes: int = 48 * 1024 * 1024, on_stored: Callable[[int, float], None] | None = None) -> None:
         self.wal = wal
+        self._on_stored = on_stored  # told (spans, seconds) after each batch is stored (ingest pacing)
         self._insert = insert
         self.batch_rows = batch_rows
         self.batch_bytes = batch_bytes
@@ -166,6 +167,8 @@ class Writer:
         self.stats.batches += 1
         self.stats.last_error = ""
         self.stats.last_insert_ms = (time.monotonic() - began) * 1000
+        if self._on_stored is not None:
+            self._on_stored(len(spans), self.stats.last_insert_ms / 1000)
         return True
 
 
