@@ -375,4 +375,4 @@ def normalize(raw: RawSpan, project: str, extra_steps: Iterable[Step] = ()) -> S
     draft.view = view_of(raw.attributes)
     for step in (*STEPS, *extra_steps):
         step(raw, draft)
-    return SpanRecord(**draft)
+    return SpanRecord.of(draft)

@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -42,8 +42,9 @@ class TooManySpans(DecodeError):
     """More spans in one request than ``MAX_SPANS_PER_REQUEST`` (answered 413)."""
 
 
-@dataclass(frozen=True)
-class RawSpan:
+class RawSpan(NamedTuple):
+    """One decoded span (a named tuple: made for every span, it costs a fifth of a frozen dataclass)."""
+
     trace_id: str
     span_id: str
     parent_span_id: str
