@@ -5,7 +5,9 @@
 Measures spans/s acknowledged and spans/s queryable end to end, visibility latency p50/p99 (acknowledged ->
 returned by the query API, sampled), bytes per span on disk (ClickHouse data and the write-ahead log), the
 collector's peak RSS and its CPU time per span (all threads, the engine's included), and the machine's load
-average during the run (the machine is shared: a busy one makes every number worse). Prints a table.
+average during the run (the machine is shared: a busy one makes every number worse). Disk is given twice:
+everything in the data directory, and the active parts alone (without parts merges replaced, which
+ClickHouse deletes after 8 minutes). Prints a table.
 """
 
 from __future__ import annotations
@@ -47,6 +49,18 @@ def dir_bytes(path: Path) -> int:
             except FileNotFoundError:
                 pass
     return total
+
+
+def active_part_bytes(data: Path) -> int:
+    """Bytes of the parts the tables hold now; the data directory also keeps parts replaced by merges for
+    ClickHouse's old_parts_lifetime (8 minutes), which ``disk_bytes_per_span`` counts."""
+    from tracehouse.storage import Store
+
+    store = Store.open(f"chdb://{data}", migrate=False)
+    try:
+        return int(store._query("SELECT sum(bytes_on_disk) FROM system.parts WHERE active", {})[1][0][0] or 0)
+    finally:
+        store.close()
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -157,6 +171,7 @@ def run(spans: int, batch_size: int, clients: int, seed: int) -> dict[str, float
     data_bytes = dir_bytes(workdir / "data")
     process.terminate()
     process.wait(30)
+    active_bytes = active_part_bytes(workdir / "data")
     shutil.rmtree(workdir, ignore_errors=True)
     latencies.sort()
     return {
@@ -164,7 +179,7 @@ def run(spans: int, batch_size: int, clients: int, seed: int) -> dict[str, float
         "acked_spans_per_s": spans / acked_s, "queryable_spans_per_s": spans / queryable_s,
         "visibility_p50_ms": statistics.median(latencies) * 1000,
         "visibility_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "disk_bytes_per_span": data_bytes / spans, "peak_rss_mb": rss, "retries_503": retries[0],
+        "disk_bytes_per_span": data_bytes / spans, "active_bytes_per_span": active_bytes / spans, "peak_rss_mb": rss, "retries_503": retries[0],
         "duplicates": duplicates, "collector_cpu_us_per_span": cpu / spans * 1e6, "load_avg_1m": load,
     }
 

@@ -91,8 +91,8 @@ INSERT INTO {columns_target} (project, trace_id, span_id, parent_span_id, name, 
     session, tags, metadata, provider, model, request_model, operation, params, finish_reason, prompt_name,
     prompt_version, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
     cost_usd, cost_input_usd, cost_output_usd, cost_cache_usd, reported_cost_usd, cost_source,
-    input_messages, output_messages, input_text, output_text, redacted, attributes, resource, scope, events,
-    links, convention, retention_days)
+    input_messages, output_messages, input_text_stored, output_text_stored, redacted, attributes, resource, scope,
+    events, links, convention, retention_days)
 WITH
     {models} AS MODELS, {providers} AS PROVIDERS, {price_in} AS PRICE_IN, {price_out} AS PRICE_OUT,
     {_array(QUESTIONS)} AS QUESTIONS, {_array(ANSWERS)} AS ANSWERS, {_array(SYSTEM)} AS SYSTEMS,
