@@ -1,7 +1,8 @@
 """The ingest pipeline: decode -> normalize -> price -> storage rows -> write-ahead log (fsync) -> acknowledged.
 
-Requests are paced to storage (``pacing.Pacer``): while the writer is healthy but more than
-``ingest_max_lag_ms`` behind the log, a request waits before it is logged, up to ``ingest_max_wait_ms``.
+Requests are paced to storage (``pacing.Pacer``): while the writer is healthy but a span logged now would
+be stored more than ``ingest_max_lag_ms`` later, a request waits before it is logged, up to
+``ingest_max_wait_ms``.
 
 ``Pipeline.ingest`` is blocking (run it off the event loop); it returns only when the spans are durable in the
 log, and the writer stores them in ClickHouse shortly after. The log holds storage rows (``rows.span_row``),
@@ -19,13 +20,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tracehouse.storage import SpanRecord, StorageError, Store
-from tracehouse.storage.rows import span_row
+from tracehouse.storage.rows import span_row, with_text_derived
 
 from .conventions import content_from_logs
 from .log_join import LogJoiner
-from .pacing import Pacer
 from .normalize import normalize
 from .otlp import Rejected, decode_logs, decode_traces
+from .pacing import Pacer
 from .policy import apply_policy
 from .project_config import ProjectConfig, ProjectConfigs, load_price_file
 from .ratelimit import RateLimiter
@@ -158,8 +159,9 @@ class Pipeline:
 
 
 def _rows(items: list[Any]) -> list[Any]:
-    """Storage rows from a log batch; span records from a log an older version wrote are converted."""
-    return [span_row(item) if isinstance(item, SpanRecord) else item for item in items]
+    """Storage rows from a log batch; what older versions logged (span records, rows without
+    ``text_derived``) is converted."""
+    return [span_row(item) if isinstance(item, SpanRecord) else with_text_derived(item) for item in items]
 
 
 def resolve_wal_dir(settings: Settings, store: Store) -> Path:

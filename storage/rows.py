@@ -110,7 +110,8 @@ def text_of_parts(messages: Sequence[Any]) -> str | None:
 
 
 def with_text_derived(row: Sequence[Any]) -> Sequence[Any]:
-    """A row logged by a version before ROW_COLUMNS: its texts are stored as they are."""
+    """A row as ``Store.insert_span_rows`` takes it; one logged by a version before ROW_COLUMNS keeps its texts
+    stored as they are."""
     return [*row, 0] if len(row) == len(SPAN_COLUMNS) else row
 
 

@@ -25,7 +25,7 @@ from . import queries
 from .errors import ConfigError, InvalidQueryError, QueryError, StorageError, UnavailableError
 from .migrate import Layout, load_migrations, schema_table_statements
 from .record import SpanRecord
-from .rows import INSERT_COLUMNS, SPAN_INDEX, dumps, row_to_dict, span_row, with_text_derived
+from .rows import INSERT_COLUMNS, SPAN_INDEX, dumps, row_to_dict, span_row
 from .target import StorageTarget, parse_storage_url
 
 logger = logging.getLogger("tracehouse.storage")
@@ -278,7 +278,6 @@ class Store:
         """``insert_spans`` for rows made by ``rows.span_row`` (the collector makes them on its ingest threads
         and logs them). The rows are only read, never changed."""
         updates: set[tuple[str, str, str]] = set()
-        rows = [with_text_derived(r) for r in rows]
         if skip_existing and rows:
             rows, updates = self._without_stored(rows, dedup_token or "")
         if not rows:

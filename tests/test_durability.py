@@ -145,6 +145,16 @@ def test_storage_outage_then_recovery_loses_nothing(store, tmp_path):
     assert sum(r.spans for r in store.metrics("p", window, 86400)) == 300
 
 
+def replay_with_this_version(store, wal_dir) -> None:
+    """Start this version's pipeline on a log an older one left, and wait until the log is stored."""
+    pipeline = Pipeline(Settings(wal_dir=str(wal_dir)), store)
+    pipeline.start()
+    try:
+        assert pipeline.wait_stored(30)
+    finally:
+        pipeline.stop()
+
+
 def test_a_log_of_span_records_from_the_previous_version_is_stored_after_an_upgrade(store, tmp_path):
     """Older collectors logged pickled span records; this one logs storage rows. A log left unstored by an
     upgrade is replayed through the new writer."""
@@ -154,12 +164,23 @@ def test_a_log_of_span_records_from_the_previous_version_is_stored_after_an_upgr
                for i in range(20)]
     wal.wait_durable(wal.append(encode_batch(records)))
     wal.close()
-    pipeline = Pipeline(Settings(wal_dir=str(tmp_path / "wal")), store)
-    pipeline.start()
-    try:
-        assert pipeline.wait_stored(30)
-    finally:
-        pipeline.stop()
+    replay_with_this_version(store, tmp_path / "wal")
     window = SpanFilter(start_ns=1_699_000_000 * 10**9, end_ns=1_701_000_000 * 10**9)
     items, _ = store.search_spans("p", window, limit=100)
     assert sorted(i["span_id"] for i in items) == sorted(r.span_id for r in records)
+
+
+def test_rows_logged_before_content_once_keep_their_texts_after_an_upgrade(store, tmp_path):
+    """The previous version logged rows without ``text_derived``; replayed, their texts are stored as written."""
+    from tracehouse.storage.rows import SPAN_COLUMNS, SPAN_INDEX, span_row
+
+    wal = WriteAheadLog(tmp_path / "wal")
+    record = SpanRecord(project="p", trace_id="ab" * 16, span_id="cd" * 8, parent_span_id="", name="old",
+                        start_time_ns=1_700_000_000 * 10**9, end_time_ns=1_700_000_000 * 10**9, input_text="hi",
+                        input_messages=({"role": "user", "parts": [{"type": "text", "content": "hi"}]},))
+    old = span_row(record)[:len(SPAN_COLUMNS)]
+    old[SPAN_INDEX["input_text"]] = "hi"  # that version stored every text
+    wal.wait_durable(wal.append(encode_batch([old])))
+    wal.close()
+    replay_with_this_version(store, tmp_path / "wal")
+    assert store._query("SELECT input_text_stored, text_derived, input_text FROM spans", {})[1] == [("hi", 0, "hi")]

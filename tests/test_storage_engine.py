@@ -126,19 +126,6 @@ def test_texts_the_messages_hold_are_stored_once_and_read_back_exactly(store: St
     assert store.get_trace("p1", f"{1:032x}")[0]["input_text"] == text
 
 
-def test_a_row_logged_before_content_once_is_stored_as_it_is(store: Store):
-    from tracehouse.storage.rows import span_row
-    old = span_row(span(2, 0, input_messages=_msgs(["hi"]), input_text="hi"))[:-1]  # no text_derived
-    old[queries_span_index("input_text")] = "hi"
-    store.insert_span_rows([old])
-    assert store._query("SELECT input_text_stored, text_derived, input_text FROM spans", {})[1][0] == ("hi", 0, "hi")
-
-
-def queries_span_index(column: str) -> int:
-    from tracehouse.storage.rows import SPAN_INDEX
-    return SPAN_INDEX[column]
-
-
 # -- idempotent inserts ----------------------------------------------------------------------------------
 ROLLUPS = ("metrics_1m", "metrics_1h", "metrics_1d", "tenant_metrics_1h", "tenant_metrics_1d")
 

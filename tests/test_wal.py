@@ -11,6 +11,21 @@ from tracehouse.collector.writer import Writer, decode_batch, encode_batch
 from tracehouse.storage import QueryError
 
 
+def read_all(wal: WriteAheadLog):
+    """Every durable record from the checkpoint on, across segments, and the position after the last."""
+    records, position = [], wal.checkpoint
+    while True:
+        batch = wal.read(position)
+        if not batch:
+            moved = wal.next_position(position)
+            if moved == position:
+                return records, position
+            position = moved
+            continue
+        records += batch
+        position = batch[-1].end
+
+
 def test_frames_stop_at_a_torn_or_corrupt_tail():
     data = frame(b"one") + frame(b"two")
     assert [p for _, _, p in read_frames(data)] == [b"one", b"two"]
@@ -48,17 +63,7 @@ def test_segments_rotate_and_consumed_ones_are_deleted(tmp_path):
         wal.wait_durable(wal.append(b"x" * 40))
     segments = sorted(tmp_path.glob("*.seg"))
     assert len(segments) >= 4
-    records, position = [], wal.checkpoint
-    while True:
-        batch = wal.read(position)
-        if not batch:
-            moved = wal.next_position(position)
-            if moved == position:
-                break
-            position = moved
-            continue
-        records += batch
-        position = batch[-1].end
+    records, position = read_all(wal)
     assert len(records) == 10
     wal.mark_stored(position, sum(r.end.offset - r.start.offset for r in records))
     assert len(list(tmp_path.glob("*.seg"))) == 1  # only the segment being written stays
@@ -165,17 +170,7 @@ def test_values_handed_to_append_are_read_from_memory_until_stored(tmp_path):
     values = [[i] for i in range(6)]
     for v in values:  # 17-byte payloads, 25-byte frames: two per segment, three in memory
         wal.wait_durable(wal.append(encode_batch(v), v))
-    records, position = [], wal.checkpoint
-    while True:
-        batch = wal.read(position)
-        if not batch:
-            moved = wal.next_position(position)
-            if moved == position:
-                break
-            position = moved
-            continue
-        records += batch
-        position = batch[-1].end
+    records, position = read_all(wal)
     assert [r.value is v for r, v in zip(records, values)] == [True, True, True, False, False, False]
     assert [r.value if r.value is not None else decode_batch(r.payload) for r in records] == values
     wal.mark_stored(position, sum(r.end.offset - r.start.offset for r in records))
